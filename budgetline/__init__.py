@@ -1,0 +1,1 @@
+"""Budgetline: the app factory, settings, authentication and CLI."""

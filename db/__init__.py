@@ -1,0 +1,1 @@
+"""Tables, queries, migrations and the embedded PostgreSQL (no GraphQL here)."""

@@ -1,0 +1,115 @@
+"""Typed SQLAlchemy 2 mappings of the tables created by the migrations."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, DateTime, FetchedValue, ForeignKey, LargeBinary, Numeric, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+Money = Numeric(14, 2, asdecimal=True)
+# Defaults live in the migrations; the ORM reads them back with RETURNING.
+GENERATED = FetchedValue()
+
+
+class Base(DeclarativeBase):
+    __mapper_args__ = {"eager_defaults": True}
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+class AccountRow(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    requires_purchase_order: Mapped[bool]
+    created_at: Mapped[datetime] = mapped_column(server_default=GENERATED)
+    updated_at: Mapped[datetime] = mapped_column(server_default=GENERATED)
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+
+    account_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("accounts.id"))
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(Text)
+    secret_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(server_default=GENERATED)
+    revoked_at: Mapped[datetime | None]
+
+
+class OrderRow(Base):
+    __tablename__ = "orders"
+
+    account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("accounts.id"))
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    order_number: Mapped[str] = mapped_column(Text)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    start_date: Mapped[date]
+    end_date: Mapped[date]
+    allocated_amount: Mapped[Decimal] = mapped_column(Money, server_default=GENERATED)
+    purchase_order_total: Mapped[Decimal] = mapped_column(Money, server_default=GENERATED)
+    cancelled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=GENERATED)
+
+
+class PurchaseOrderRow(Base):
+    __tablename__ = "purchase_orders"
+
+    account_id: Mapped[int] = mapped_column(BigInteger)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    order_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("orders.id"))
+    po_number: Mapped[str] = mapped_column(Text)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    allocated_amount: Mapped[Decimal] = mapped_column(Money, server_default=GENERATED)
+    cancelled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=GENERATED)
+
+    # Many-to-one, always wanted: a PO's currency, term and status come from its order.
+    order: Mapped[OrderRow] = relationship(lazy="joined", innerjoin=True)
+
+
+class AudienceRow(Base):
+    __tablename__ = "audiences"
+
+    account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("accounts.id"))
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=GENERATED)
+
+
+class CampaignRow(Base):
+    __tablename__ = "campaigns"
+
+    account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("accounts.id"))
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default=GENERATED)
+    step: Mapped[str] = mapped_column(Text, server_default=GENERATED)
+    version: Mapped[int] = mapped_column(server_default=GENERATED)
+    audience_id: Mapped[int | None] = mapped_column(BigInteger)
+    budget: Mapped[Decimal | None] = mapped_column(Money)
+    start_date: Mapped[date | None]
+    end_date: Mapped[date | None]
+    order_id: Mapped[int | None] = mapped_column(BigInteger)
+    purchase_order_id: Mapped[int | None] = mapped_column(BigInteger)
+    published_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=GENERATED)
+    updated_at: Mapped[datetime] = mapped_column(server_default=GENERATED)
+
+
+class AllocationRow(Base):
+    __tablename__ = "allocations"
+
+    account_id: Mapped[int] = mapped_column(BigInteger)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("campaigns.id"))
+    order_id: Mapped[int] = mapped_column(BigInteger)
+    purchase_order_id: Mapped[int | None] = mapped_column(BigInteger)
+    delta: Mapped[Decimal] = mapped_column(Money)
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=GENERATED)

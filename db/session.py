@@ -1,0 +1,71 @@
+"""Engine and session construction from a libpq-style URL."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+def async_url(url: str) -> str:
+    """Accept `postgresql://`, `postgres://` or `postgresql+asyncpg://` and return the asyncpg form."""
+    parts = urlsplit(url)
+    scheme = parts.scheme
+    if scheme in ("postgresql", "postgres", "postgresql+asyncpg"):
+        scheme = "postgresql+asyncpg"
+    else:
+        raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got scheme {parts.scheme!r}")
+    query = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key == "sslmode":  # libpq's name; asyncpg calls it ssl
+            key = "ssl"
+        query.append((key, value))
+    return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+def with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+
+
+def database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/") or "postgres"
+
+
+def create_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int = 10, statement_timeout_ms: int = 5000
+) -> AsyncEngine:
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        connect_args={
+            "server_settings": {
+                "statement_timeout": str(statement_timeout_ms),
+                "application_name": "budgetline",
+                "timezone": "UTC",
+            }
+        },
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def ensure_database(url: str) -> None:
+    """Create the database named in `url` if it does not exist (connecting to `postgres`)."""
+    import asyncpg
+
+    name = database_name(url)
+    if not name.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"unsupported database name {name!r}")
+    maintenance = async_url(with_database(url, "postgres")).replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(maintenance)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()

@@ -1,0 +1,88 @@
+"""Roles and tenancy (R8): who may write, and what a principal can see."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import AccountRow
+from resolvers import ids
+from resolvers.context import Principal
+from resolvers.errors import Duplicate, NotFound, PermissionDenied
+
+T = TypeVar("T")
+
+
+def require_writer(principal: Principal) -> None:
+    """Campaign and audience mutations: CAMPAIGN_MANAGER of the account, or ACCOUNT_TEAM."""
+    if principal.role == "VIEWER":
+        raise PermissionDenied("VIEWER keys are read-only")
+
+
+def require_account_team(principal: Principal) -> None:
+    """Order, PO, account and key management: there is no self-serve order management."""
+    if not principal.is_account_team:
+        raise PermissionDenied("only the account team may do this")
+
+
+def visible(principal: Principal, row: T | None) -> T | None:
+    """The row if the principal may see it; another account's row is exactly like a missing one."""
+    if row is None or not principal.can_see(row.account_id):  # type: ignore[attr-defined]
+        return None
+    return row
+
+
+def not_found(field: str, kind: str) -> NotFound:
+    return NotFound(f"no {kind} with this {field}", field)
+
+
+async def get_for_write(
+    session: AsyncSession,
+    principal: Principal,
+    model: type[T],
+    type_name: str,
+    global_id: str,
+    field: str,
+    *,
+    lock: bool = False,
+) -> T:
+    """Fetch a tenant row named by an input ID, optionally locked FOR UPDATE; NOT_FOUND otherwise."""
+    _, pk = ids.expect(global_id, field, type_name)
+    stmt = select(model).where(model.id == pk)  # type: ignore[attr-defined]
+    if lock:
+        stmt = stmt.with_for_update(of=model)
+    row = (await session.scalars(stmt.execution_options(populate_existing=True))).unique().first()
+    found = visible(principal, row)
+    if found is None:
+        raise not_found(field, type_name_words(type_name))
+    return found
+
+
+async def get_account_for_write(
+    session: AsyncSession, principal: Principal, global_id: str, field: str = "accountId"
+) -> AccountRow:
+    _, pk = ids.expect(global_id, field, "Account")
+    row = await session.get(AccountRow, pk)
+    if row is None or not principal.can_see(row.id):
+        raise not_found(field, "account")
+    return row
+
+
+def type_name_words(type_name: str) -> str:
+    return {"PurchaseOrder": "purchase order", "ApiKey": "API key"}.get(type_name, type_name.lower())
+
+
+def constraint_name(exc: IntegrityError) -> str | None:
+    cause = getattr(exc.orig, "__cause__", None)
+    return getattr(cause, "constraint_name", None)
+
+
+def raise_if_duplicate(exc: IntegrityError, constraints: dict[str, tuple[str, str]]) -> None:
+    """Turn a unique violation of a known constraint into DUPLICATE naming the field."""
+    name = constraint_name(exc)
+    if name in constraints:
+        field, message = constraints[name]
+        raise Duplicate(message, field) from exc

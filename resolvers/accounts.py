@@ -1,0 +1,71 @@
+"""Accounts (tenants): reads filtered by the principal, management by the account team."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import AccountRow
+from resolvers import validation
+from resolvers.access import get_account_for_write, require_account_team
+from resolvers.context import Context
+
+
+async def get_visible(ctx: Context, pk: int) -> AccountRow | None:
+    row = await ctx.loaders.account.load(pk)
+    if row is None or not ctx.principal.can_see(row.id):
+        return None
+    return row
+
+
+async def viewer_account(ctx: Context) -> AccountRow | None:
+    if ctx.principal.account_id is None:
+        return None
+    return await ctx.loaders.account.load(ctx.principal.account_id)
+
+
+async def list_all(ctx: Context) -> list[AccountRow]:
+    """Accounts the principal can see: its own, or all of them for the account team."""
+    stmt = select(AccountRow).order_by(AccountRow.id)
+    if not ctx.principal.is_account_team:
+        stmt = stmt.where(AccountRow.id == ctx.principal.account_id)
+    async with ctx.read() as session:
+        rows = list(await session.scalars(stmt))
+    for row in rows:
+        ctx.loaders.prime(row)
+    return rows
+
+
+async def create(ctx: Context, *, name: str, requires_purchase_order: bool) -> AccountRow:
+    require_account_team(ctx.principal)
+    clean = validation.name(name, "name")
+
+    async def work(session: AsyncSession) -> AccountRow:
+        account = AccountRow(name=clean, requires_purchase_order=requires_purchase_order)
+        session.add(account)
+        await session.flush()
+        return account
+
+    return await ctx.transact(work)
+
+
+async def update(
+    ctx: Context, *, account_id: str, name: str | None, requires_purchase_order: bool | None
+) -> AccountRow:
+    """Switching requiresPurchaseOrder leaves published campaigns alone; drafts whose source
+    is of the wrong kind then fail R3/R5 until they pick one of the right kind."""
+    require_account_team(ctx.principal)
+    clean = validation.name(name, "name") if name is not None else None
+
+    async def work(session: AsyncSession) -> AccountRow:
+        account = await get_account_for_write(session, ctx.principal, account_id)
+        if clean is not None:
+            account.name = clean
+        if requires_purchase_order is not None:
+            account.requires_purchase_order = requires_purchase_order
+        account.updated_at = func.now()
+        await session.flush()
+        await session.refresh(account, ["updated_at"])
+        return account
+
+    return await ctx.transact(work)

@@ -1,0 +1,113 @@
+"""API keys: random secrets, stored only as a SHA-256 hash, revocable at once."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.models import AccountRow, ApiKeyRow
+from resolvers import ids, validation
+from resolvers.access import get_account_for_write, require_account_team
+from resolvers.context import ROLES, Context, Principal
+from resolvers.errors import InvalidInput, NotFound
+
+SECRET_PREFIX = "bl_"
+
+
+@dataclass
+class IssuedKey:
+    row: ApiKeyRow
+    secret: str | None  # shown once, on issue
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_secret(secret: str) -> bytes:
+    # Secrets carry 256 random bits, so a plain SHA-256 is enough: no brute force can
+    # find one, and a lookup by hash compares digests inside PostgreSQL's index.
+    return hashlib.sha256(secret.encode()).digest()
+
+
+async def authenticate(sessions: async_sessionmaker[AsyncSession], secret: str) -> Principal | None:
+    """The principal of a valid, unrevoked key; None otherwise."""
+    if not secret.startswith(SECRET_PREFIX) or len(secret) > 200:
+        return None
+    digest = hash_secret(secret)
+    async with sessions() as session:
+        row = (
+            await session.execute(
+                select(ApiKeyRow.id, ApiKeyRow.name, ApiKeyRow.role, ApiKeyRow.account_id, ApiKeyRow.secret_hash).where(
+                    ApiKeyRow.secret_hash == digest, ApiKeyRow.revoked_at.is_(None)
+                )
+            )
+        ).first()
+    if row is None or not secrets.compare_digest(row.secret_hash, digest):
+        return None
+    return Principal(api_key_id=row.id, name=row.name, role=row.role, account_id=row.account_id)
+
+
+async def insert_key(session: AsyncSession, *, name: str, role: str, account_id: int | None) -> IssuedKey:
+    secret = new_secret()
+    row = ApiKeyRow(name=name, role=role, account_id=account_id, secret_hash=hash_secret(secret))
+    session.add(row)
+    await session.flush()
+    return IssuedKey(row=row, secret=secret)
+
+
+def check_role(role: str, has_account: bool) -> None:
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}", "role")
+    if role == "ACCOUNT_TEAM" and has_account:
+        raise InvalidInput("an ACCOUNT_TEAM key belongs to no account: leave accountId out", "accountId")
+    if role != "ACCOUNT_TEAM" and not has_account:
+        raise InvalidInput(f"a {role} key needs the accountId it belongs to", "accountId")
+
+
+async def issue(ctx: Context, *, name: str, role: str, account_id: str | None) -> IssuedKey:
+    require_account_team(ctx.principal)
+    clean = validation.name(name, "name")
+    check_role(role, account_id is not None)
+
+    async def work(session: AsyncSession) -> IssuedKey:
+        account: AccountRow | None = None
+        if account_id is not None:
+            account = await get_account_for_write(session, ctx.principal, account_id)
+        return await insert_key(session, name=clean, role=role, account_id=account.id if account else None)
+
+    return await ctx.transact(work)
+
+
+async def revoke(ctx: Context, *, api_key_id: str) -> IssuedKey:
+    require_account_team(ctx.principal)
+
+    async def work(session: AsyncSession) -> IssuedKey:
+        row = await get_api_key(session, ctx.principal, api_key_id)
+        if row.revoked_at is None:
+            row.revoked_at = datetime.now(UTC)
+            await session.flush()
+        return IssuedKey(row=row, secret=None)
+
+    return await ctx.transact(work)
+
+
+async def get_api_key(session: AsyncSession, principal: Principal, api_key_id: str) -> ApiKeyRow:
+    _, pk = ids.expect(api_key_id, "apiKeyId", "ApiKey")
+    row = await session.get(ApiKeyRow, pk)
+    if row is None:
+        raise NotFound("no API key with this apiKeyId", "apiKeyId")
+    return row
+
+
+async def get_visible(ctx: Context, pk: int) -> ApiKeyRow | None:
+    """Keys are the account team's business only."""
+    if not ctx.principal.is_account_team:
+        return None
+    async with ctx.read() as session:
+        return await session.get(ApiKeyRow, pk)

@@ -1,0 +1,416 @@
+"""Campaigns and the wizard: R1-R7 and R10. Every mutation here is one transaction.
+
+Locks, always in this order: the campaign row, then the PO, then its order
+(`budget_sources.lock_source`). Publishing and budget changes of published
+campaigns re-check everything under those locks, so concurrent requests on any
+number of server processes can never allocate more than a source holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import AccountRow, AllocationRow, AudienceRow, CampaignRow, OrderRow, PurchaseOrderRow
+from resolvers import budget_sources, ids, validation
+from resolvers.access import get_account_for_write, get_for_write, not_found, require_writer, visible
+from resolvers.budget_sources import SourceRow
+from resolvers.context import Context, Principal
+from resolvers.errors import (
+    BudgetSourceProblem,
+    CampaignLocked,
+    InvalidInput,
+    StepIncomplete,
+    VersionConflict,
+)
+from resolvers.pagination import Page, paginate
+
+STEPS = ("SETUP", "BUDGET_AND_SCHEDULE", "REVIEW")
+LOCKED_WHEN_PUBLISHED = ["AUDIENCE", "BUDGET_SOURCE"]
+
+
+def locked_fields(row: CampaignRow) -> list[str]:
+    return [] if row.status == "DRAFT" else list(LOCKED_WHEN_PUBLISHED)
+
+
+# --- small rules, each raising one typed error ------------------------------------------
+
+
+def check_version(row: CampaignRow, expected_version: int | None) -> None:
+    """R7."""
+    if expected_version is not None and expected_version != row.version:
+        raise VersionConflict(row.version)
+
+
+def require_draft(row: CampaignRow, action: str) -> None:
+    """R6: a published campaign is not a draft any more."""
+    if row.status != "DRAFT":
+        raise CampaignLocked(
+            f"the campaign is published: {action} is for drafts only",
+            None,
+            locked_fields(row),
+            code="NOT_A_DRAFT",
+        )
+
+
+def refuse_locked_change(row: CampaignRow, field: str, what: str) -> None:
+    """R6: the audience and the budget source of a published campaign are locked."""
+    if row.status != "DRAFT":
+        raise CampaignLocked(
+            f"the {what} of a published campaign is locked", field, locked_fields(row), code="CAMPAIGN_LOCKED"
+        )
+
+
+def missing_fields(row: CampaignRow) -> list[str]:
+    missing = []
+    if not row.name:
+        missing.append("NAME")
+    if row.audience_id is None:
+        missing.append("AUDIENCE")
+    if row.budget is None:
+        missing.append("BUDGET")
+    if row.start_date is None or row.end_date is None:
+        missing.append("SCHEDULE")
+    if row.order_id is None:
+        missing.append("BUDGET_SOURCE")
+    return missing
+
+
+def check_setup_complete(row: CampaignRow) -> None:
+    """R2."""
+    missing = [f for f in missing_fields(row) if f in ("NAME", "AUDIENCE")]
+    if missing:
+        raise StepIncomplete(f"step SETUP needs: {', '.join(missing)}", missing)
+
+
+async def check_budget_and_schedule(session: AsyncSession, row: CampaignRow, *, lock: bool) -> SourceRow:
+    """R3, in its order of reporting. With lock=True (R5) the source rows are held FOR UPDATE."""
+    if row.order_id is None:
+        raise StepIncomplete("select a budget source first", ["BUDGET_SOURCE"], code="BUDGET_SOURCE_REQUIRED")
+    missing = [f for f in missing_fields(row) if f in ("BUDGET", "SCHEDULE")]
+    if missing:
+        raise StepIncomplete(f"step BUDGET_AND_SCHEDULE needs: {', '.join(missing)}", missing)
+    assert row.budget is not None and row.start_date is not None and row.end_date is not None
+    if lock:
+        source = await budget_sources.lock_source(session, row.order_id, row.purchase_order_id)
+    else:
+        source = await read_source(session, row.order_id, row.purchase_order_id)
+    account = await session.get(AccountRow, row.account_id, populate_existing=True)
+    assert account is not None
+    budget_sources.check_selectable(source, account)
+    budget_sources.check_within_term(source, row.start_date, row.end_date)
+    budget_sources.check_fits(row.budget, source)
+    return source
+
+
+async def read_source(session: AsyncSession, order_id: int, purchase_order_id: int | None) -> SourceRow:
+    model: Any = PurchaseOrderRow if purchase_order_id is not None else OrderRow
+    stmt = select(model).where(model.id == (purchase_order_id or order_id))
+    return (await session.scalars(stmt.execution_options(populate_existing=True))).unique().one()  # type: ignore[no-any-return]
+
+
+def record_allocation(
+    session: AsyncSession, row: CampaignRow, source: SourceRow, delta: Decimal, reason: str, actor: str
+) -> None:
+    """R10: the ledger entry; its insert trigger moves the PO's and the order's allocated totals."""
+    session.add(
+        AllocationRow(
+            account_id=row.account_id,
+            campaign_id=row.id,
+            order_id=budget_sources.order_of(source).id,
+            purchase_order_id=source.id if isinstance(source, PurchaseOrderRow) else None,
+            delta=delta,
+            reason=reason,
+            actor=actor,
+        )
+    )
+
+
+def touch(row: CampaignRow) -> None:
+    row.version += 1
+    row.updated_at = datetime.now(UTC)
+
+
+async def lock_campaign(
+    session: AsyncSession, principal: Principal, campaign_id: str, expected_version: int | None
+) -> CampaignRow:
+    row = await get_for_write(session, principal, CampaignRow, "Campaign", campaign_id, "campaignId", lock=True)
+    check_version(row, expected_version)
+    return row
+
+
+async def get_audience(session: AsyncSession, principal: Principal, account_id: int, audience_id: str) -> AudienceRow:
+    audience = await get_for_write(session, principal, AudienceRow, "Audience", audience_id, "audienceId")
+    if audience.account_id != account_id:  # the account team sees every account, but not across campaigns
+        raise not_found("audienceId", "audience")
+    return audience
+
+
+# --- mutations ----------------------------------------------------------------------------
+
+
+async def create_draft(ctx: Context, *, account_id: str, name: str, audience_id: str | None) -> CampaignRow:
+    """R1: a DRAFT at step SETUP, version 1."""
+    require_writer(ctx.principal)
+    clean = validation.name(name, "name")
+
+    async def work(session: AsyncSession) -> CampaignRow:
+        account = await get_account_for_write(session, ctx.principal, account_id)
+        audience = await get_audience(session, ctx.principal, account.id, audience_id) if audience_id else None
+        row = CampaignRow(
+            account_id=account.id,
+            name=clean,
+            status="DRAFT",
+            step="SETUP",
+            version=1,
+            audience_id=audience.id if audience else None,
+        )
+        session.add(row)
+        await session.flush()
+        return row
+
+    return await ctx.transact(work)
+
+
+@dataclass
+class CampaignChanges:
+    """What updateCampaign was given; a key absent from `given` was not sent at all."""
+
+    given: frozenset[str]
+    name: str | None = None
+    audience_id: str | None = None
+    budget: Decimal | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+
+
+async def update(
+    ctx: Context, *, campaign_id: str, expected_version: int | None, changes: CampaignChanges
+) -> CampaignRow:
+    """Drafts change anything; published campaigns change name, budget and schedule only (R6)."""
+    require_writer(ctx.principal)
+    given = changes.given
+    name = validation.name(changes.name or "", "name") if "name" in given else None
+    if "budget" in given and changes.budget is not None:
+        validation.positive_amount(changes.budget, "budget")
+
+    async def work(session: AsyncSession) -> CampaignRow:
+        row = await lock_campaign(session, ctx.principal, campaign_id, expected_version)
+        published = row.status == "PUBLISHED"
+        before = (row.name, row.audience_id, row.budget, row.start_date, row.end_date)
+
+        if "audienceId" in given:
+            audience = (
+                await get_audience(session, ctx.principal, row.account_id, changes.audience_id)
+                if changes.audience_id is not None
+                else None
+            )
+            new_audience_id = audience.id if audience else None
+            if new_audience_id != row.audience_id:
+                refuse_locked_change(row, "audienceId", "audience")
+            row.audience_id = new_audience_id
+        if published:
+            for field in ("budget", "startDate", "endDate"):
+                if field in given and getattr(changes, _attr(field)) is None:
+                    raise InvalidInput(f"{field} of a published campaign cannot be cleared", field)
+        if name is not None:
+            row.name = name
+        new_budget = changes.budget if "budget" in given else row.budget
+        start = changes.start_date if "startDate" in given else row.start_date
+        end = changes.end_date if "endDate" in given else row.end_date
+        if start is not None and end is not None and start > end:
+            raise InvalidInput(
+                "startDate must be on or before endDate", "startDate" if "startDate" in given else "endDate"
+            )
+
+        if published and (new_budget != row.budget or (start, end) != (row.start_date, row.end_date)):
+            assert row.order_id is not None and new_budget is not None and start is not None and end is not None
+            source = await budget_sources.lock_source(session, row.order_id, row.purchase_order_id)
+            if (start, end) != (row.start_date, row.end_date):
+                budget_sources.check_within_term(source, start, end, "startDate" if "startDate" in given else "endDate")
+            assert row.budget is not None
+            delta = new_budget - row.budget
+            if delta > 0:
+                # An increase allocates more: the source must still be usable and have room.
+                current = budget_sources.status(source)
+                if current != "ACTIVE":
+                    raise BudgetSourceProblem(
+                        f"{budget_sources.display_name(source)} is {current.lower()}: the budget cannot grow",
+                        "budget",
+                        code="BUDGET_SOURCE_NOT_SELECTABLE",
+                    )
+                budget_sources.check_fits(delta, source, "budget")
+            if delta != 0:
+                reason = "budget increase" if delta > 0 else "budget decrease"
+                record_allocation(session, row, source, delta, reason, ctx.principal.actor)
+
+        row.budget, row.start_date, row.end_date = new_budget, start, end
+        if (row.name, row.audience_id, row.budget, row.start_date, row.end_date) != before:
+            touch(row)
+        await session.flush()
+        return row
+
+    return await ctx.transact(work)
+
+
+def _attr(field: str) -> str:
+    return {"startDate": "start_date", "endDate": "end_date"}.get(field, field)
+
+
+async def assign_budget_source(
+    ctx: Context, *, campaign_id: str, budget_source_id: str, expected_version: int | None
+) -> CampaignRow:
+    """R4 (and R6: locked once published). Drafts allocate nothing, so nothing moves."""
+    require_writer(ctx.principal)
+
+    async def work(session: AsyncSession) -> CampaignRow:
+        row = await lock_campaign(session, ctx.principal, campaign_id, expected_version)
+        refuse_locked_change(row, "budgetSourceId", "budget source")
+        source = await budget_sources.resolve_source_id(session, ctx.principal, budget_source_id, "budgetSourceId")
+        if source.account_id != row.account_id:
+            raise not_found("budgetSourceId", "budget source")
+        account = await session.get(AccountRow, row.account_id)
+        assert account is not None
+        budget_sources.check_selectable(source, account)
+        new = (
+            budget_sources.order_of(source).id,
+            source.id if isinstance(source, PurchaseOrderRow) else None,
+        )
+        if new != (row.order_id, row.purchase_order_id):
+            row.order_id, row.purchase_order_id = new
+            touch(row)
+        await session.flush()
+        return row
+
+    return await ctx.transact(work)
+
+
+async def advance(ctx: Context, *, campaign_id: str, expected_version: int | None) -> CampaignRow:
+    """SETUP -> BUDGET_AND_SCHEDULE (R2) -> REVIEW (R3); from REVIEW the next move is publishing."""
+    require_writer(ctx.principal)
+
+    async def work(session: AsyncSession) -> CampaignRow:
+        row = await lock_campaign(session, ctx.principal, campaign_id, expected_version)
+        require_draft(row, "advanceCampaign")
+        if row.step == "SETUP":
+            check_setup_complete(row)
+            row.step = "BUDGET_AND_SCHEDULE"
+        elif row.step == "BUDGET_AND_SCHEDULE":
+            await check_budget_and_schedule(session, row, lock=False)
+            row.step = "REVIEW"
+        else:
+            raise StepIncomplete("the campaign is at REVIEW: the next move is publishCampaign", [])
+        touch(row)
+        await session.flush()
+        return row
+
+    return await ctx.transact(work)
+
+
+async def go_to_step(ctx: Context, *, campaign_id: str, step: str, expected_version: int | None) -> CampaignRow:
+    """A draft may go back to an earlier step; forward moves go through advanceCampaign."""
+    require_writer(ctx.principal)
+
+    async def work(session: AsyncSession) -> CampaignRow:
+        row = await lock_campaign(session, ctx.principal, campaign_id, expected_version)
+        require_draft(row, "goToCampaignStep")
+        if STEPS.index(step) > STEPS.index(row.step):
+            raise StepIncomplete(
+                f"goToCampaignStep only goes back; use advanceCampaign to move from {row.step} to {step}",
+                missing_fields(row),
+            )
+        if step != row.step:
+            row.step = step
+            touch(row)
+            await session.flush()
+        return row
+
+    return await ctx.transact(work)
+
+
+async def publish(ctx: Context, *, campaign_id: str, expected_version: int | None) -> CampaignRow:
+    """R5: re-check R3 under row locks (campaign, PO, order), write the ledger, publish."""
+    require_writer(ctx.principal)
+
+    async def work(session: AsyncSession) -> CampaignRow:
+        row = await lock_campaign(session, ctx.principal, campaign_id, expected_version)
+        require_draft(row, "publishCampaign")
+        if row.step != "REVIEW":
+            raise StepIncomplete(
+                f"the campaign is at step {row.step}: advance it to REVIEW before publishing",
+                missing_fields(row),
+            )
+        source = await check_budget_and_schedule(session, row, lock=True)
+        assert row.budget is not None
+        record_allocation(session, row, source, row.budget, "publish", ctx.principal.actor)
+        row.status = "PUBLISHED"
+        row.published_at = datetime.now(UTC)
+        touch(row)
+        await session.flush()
+        return row
+
+    return await ctx.transact(work)
+
+
+async def delete_draft(ctx: Context, *, campaign_id: str) -> str:
+    require_writer(ctx.principal)
+
+    async def work(session: AsyncSession) -> str:
+        row = await lock_campaign(session, ctx.principal, campaign_id, None)
+        require_draft(row, "deleteCampaignDraft")
+        await session.delete(row)
+        await session.flush()
+        return ids.encode("Campaign", row.id)
+
+    return await ctx.transact(work)
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+
+async def get_visible(ctx: Context, pk: int) -> CampaignRow | None:
+    return visible(ctx.principal, await ctx.loaders.campaign.load(pk))
+
+
+async def page(ctx: Context, *, where: Any, first: int, after: str | None, status: str | None) -> Page[CampaignRow]:
+    stmt = select(CampaignRow).where(where)
+    if status is not None:
+        stmt = stmt.where(CampaignRow.status == status)
+    async with ctx.read() as session:
+        result = await paginate(session, stmt, CampaignRow.id, first, after)
+    for row in result.items:
+        ctx.loaders.prime(row)
+    return result
+
+
+async def of_account(
+    ctx: Context, account_id: int, first: int, after: str | None, status: str | None
+) -> Page[CampaignRow]:
+    return await page(ctx, where=CampaignRow.account_id == account_id, first=first, after=after, status=status)
+
+
+async def of_source(
+    ctx: Context, source: SourceRow, first: int, after: str | None, status: str | None
+) -> Page[CampaignRow]:
+    where = (
+        CampaignRow.purchase_order_id == source.id
+        if isinstance(source, PurchaseOrderRow)
+        else CampaignRow.order_id == source.id
+    )
+    return await page(ctx, where=where, first=first, after=after, status=status)
+
+
+async def allocations_of_source(ctx: Context, source: SourceRow, first: int, after: str | None) -> Page[AllocationRow]:
+    """R10: the ledger, newest first; an order's includes its POs' entries."""
+    where = (
+        AllocationRow.purchase_order_id == source.id
+        if isinstance(source, PurchaseOrderRow)
+        else AllocationRow.order_id == source.id
+    )
+    async with ctx.read() as session:
+        return await paginate(session, select(AllocationRow).where(where), AllocationRow.id, first, after)

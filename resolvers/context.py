@@ -1,0 +1,93 @@
+"""The per-request context: who is asking, one database session, fresh DataLoaders."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from resolvers.loaders import Loaders
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+ROLES = ("VIEWER", "CAMPAIGN_MANAGER", "ACCOUNT_TEAM")
+
+# SQLSTATEs worth retrying the whole transaction for: serialization failure, deadlock.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated API key."""
+
+    api_key_id: int
+    name: str
+    role: str
+    account_id: int | None  # None for the account team
+
+    @property
+    def is_account_team(self) -> bool:
+        return self.role == "ACCOUNT_TEAM"
+
+    @property
+    def actor(self) -> str:
+        """How the ledger names who did something."""
+        return f"api-key:{self.api_key_id} ({self.name})"
+
+    def can_see(self, account_id: int) -> bool:
+        return self.is_account_team or self.account_id == account_id
+
+
+@dataclass
+class Context:
+    session: AsyncSession
+    principal: Principal
+    request_id: str = ""
+    loaders: Loaders = field(init=False)
+    # One AsyncSession serves the whole request; GraphQL resolves sibling fields
+    # concurrently, so every use of the session takes this lock.
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.read)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self._lock:
+            yield self.session
+
+    async def transact(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run `work` in one transaction: all of it commits, or none of it does.
+
+        A serialization failure or deadlock reruns the whole unit a bounded number of times.
+        """
+        async with self._lock:
+            for attempt in range(1, MAX_ATTEMPTS + 1):
+                if self.session.in_transaction():
+                    await self.session.rollback()
+                try:
+                    async with self.session.begin():
+                        result = await work(self.session)
+                except DBAPIError as exc:
+                    sqlstate = getattr(exc.orig, "sqlstate", None)
+                    if sqlstate in RETRYABLE_SQLSTATES and attempt < MAX_ATTEMPTS:
+                        log.warning("retrying transaction after SQLSTATE %s (attempt %d)", sqlstate, attempt)
+                        await asyncio.sleep(0.005 * attempt)
+                        continue
+                    raise
+                finally:
+                    # Triggers moved totals behind the ORM's back and loaders cached rows:
+                    # everything read before this write is stale now.
+                    self.session.expunge_all()
+                    self.loaders = Loaders(self.read)
+                return result
+        raise AssertionError("unreachable")

@@ -1,0 +1,77 @@
+"""Errors a user can cause and fix. Raised inside a transaction (so it rolls back);
+the GraphQL layer turns each into the matching member of the mutation's result union."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+
+class UserError(Exception):
+    code = "INVALID_INPUT"
+
+    def __init__(self, message: str, field: str | None = None, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code is not None:
+            self.code = code
+
+
+class InvalidInput(UserError):
+    code = "INVALID_INPUT"
+
+
+class Duplicate(UserError):
+    code = "DUPLICATE"
+
+
+class NotFound(UserError):
+    code = "NOT_FOUND"
+
+
+class PermissionDenied(UserError):
+    code = "PERMISSION_DENIED"
+
+
+class VersionConflict(UserError):
+    code = "VERSION_CONFLICT"
+
+    def __init__(self, current_version: int) -> None:
+        super().__init__(
+            f"expectedVersion does not match: the campaign is at version {current_version}",
+            "expectedVersion",
+        )
+        self.current_version = current_version
+
+
+class CampaignLocked(UserError):
+    """CAMPAIGN_LOCKED (a locked field was touched) or NOT_A_DRAFT."""
+
+    code = "CAMPAIGN_LOCKED"
+
+    def __init__(self, message: str, field: str | None, locked_fields: list[str], *, code: str) -> None:
+        super().__init__(message, field, code=code)
+        self.locked_fields = locked_fields
+
+
+class StepIncomplete(UserError):
+    """STEP_INCOMPLETE or BUDGET_SOURCE_REQUIRED, with the fields still missing."""
+
+    code = "STEP_INCOMPLETE"
+
+    def __init__(self, message: str, missing: list[str], *, code: str = "STEP_INCOMPLETE") -> None:
+        super().__init__(message, None, code=code)
+        self.missing = missing
+
+
+class BudgetSourceProblem(UserError):
+    """BUDGET_SOURCE_NOT_SELECTABLE, PURCHASE_ORDER_REQUIRED, CURRENCY_MISMATCH, SCHEDULE_OUTSIDE_TERM."""
+
+
+class InsufficientBudget(UserError):
+    code = "INSUFFICIENT_BUDGET"
+
+    def __init__(self, message: str, field: str | None, requested: Decimal, unallocated: Decimal) -> None:
+        super().__init__(message, field)
+        self.requested = requested
+        self.unallocated = unallocated

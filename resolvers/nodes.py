@@ -1,0 +1,29 @@
+"""Query.node: any global ID, or None when unknown or another account's (R8)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from resolvers import accounts, api_keys, audiences, budget_sources, campaigns, ids
+from resolvers.context import Context
+
+
+async def get_node(ctx: Context, global_id: str) -> tuple[str, Any] | None:
+    decoded = ids.decode(global_id)
+    if decoded is None:
+        return None
+    type_name, pk = decoded
+    row: Any
+    if type_name == "Account":
+        row = await accounts.get_visible(ctx, pk)
+    elif type_name in ("Order", "PurchaseOrder"):
+        row = await budget_sources.get_visible(ctx, type_name, pk)
+    elif type_name == "Audience":
+        row = await audiences.get_visible(ctx, pk)
+    elif type_name == "Campaign":
+        row = await campaigns.get_visible(ctx, pk)
+    elif type_name == "ApiKey":
+        row = await api_keys.get_visible(ctx, pk)
+    else:
+        row = None
+    return (type_name, row) if row is not None else None

@@ -1,0 +1,67 @@
+"""Keyset pagination, newest first, for every connection of the API."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from resolvers.errors import InvalidInput
+
+T = TypeVar("T")
+
+MAX_PAGE_SIZE = 100
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    cursors: list[str]
+    has_next_page: bool
+    total_count: int
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.cursors[-1] if self.cursors else None
+
+
+def encode_cursor(pk: int) -> str:
+    return base64.urlsafe_b64encode(f"cursor:{pk}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        prefix, _, pk = raw.partition(":")
+        if prefix == "cursor" and pk.isdigit() and len(pk) <= 18:
+            return int(pk)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise InvalidInput("after is not a cursor returned by this connection", "after")
+
+
+def check_first(first: int) -> None:
+    if not 0 <= first <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"first must be between 0 and {MAX_PAGE_SIZE}", "first")
+
+
+async def paginate(
+    session: AsyncSession, stmt: Select[Any], id_column: Any, first: int, after: str | None
+) -> Page[Any]:
+    """`stmt` selects the rows of the whole connection; pages go by descending id."""
+    check_first(first)
+    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    page_stmt = stmt.order_by(id_column.desc()).limit(first + 1)
+    if after is not None:
+        page_stmt = page_stmt.where(id_column < decode_cursor(after))
+    rows = list((await session.scalars(page_stmt)).unique())
+    items = rows[:first]
+    return Page(
+        items=items,
+        cursors=[encode_cursor(row.id) for row in items],
+        has_next_page=len(rows) > first,
+        total_count=int(total or 0),
+    )

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+
+
+@strawberry.enum
+class Role(Enum):
+    VIEWER = "VIEWER"
+    CAMPAIGN_MANAGER = "CAMPAIGN_MANAGER"
+    ACCOUNT_TEAM = "ACCOUNT_TEAM"
+
+
+@strawberry.enum
+class BudgetSourceStatus(Enum):
+    ACTIVE = "ACTIVE"
+    EXPIRED = "EXPIRED"
+    CANCELLED = "CANCELLED"
+
+
+@strawberry.enum
+class CampaignStatus(Enum):
+    DRAFT = "DRAFT"
+    PUBLISHED = "PUBLISHED"
+
+
+@strawberry.enum
+class CampaignStep(Enum):
+    SETUP = "SETUP"
+    BUDGET_AND_SCHEDULE = "BUDGET_AND_SCHEDULE"
+    REVIEW = "REVIEW"
+
+
+@strawberry.enum
+class CampaignField(Enum):
+    NAME = "NAME"
+    AUDIENCE = "AUDIENCE"
+    BUDGET = "BUDGET"
+    SCHEDULE = "SCHEDULE"
+    BUDGET_SOURCE = "BUDGET_SOURCE"
+
+
+@strawberry.enum
+class ErrorCode(Enum):
+    INVALID_INPUT = "INVALID_INPUT"
+    NOT_FOUND = "NOT_FOUND"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+    VERSION_CONFLICT = "VERSION_CONFLICT"
+    CAMPAIGN_LOCKED = "CAMPAIGN_LOCKED"
+    NOT_A_DRAFT = "NOT_A_DRAFT"
+    STEP_INCOMPLETE = "STEP_INCOMPLETE"
+    BUDGET_SOURCE_REQUIRED = "BUDGET_SOURCE_REQUIRED"
+    BUDGET_SOURCE_NOT_SELECTABLE = "BUDGET_SOURCE_NOT_SELECTABLE"
+    PURCHASE_ORDER_REQUIRED = "PURCHASE_ORDER_REQUIRED"
+    CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
+    SCHEDULE_OUTSIDE_TERM = "SCHEDULE_OUTSIDE_TERM"
+    INSUFFICIENT_BUDGET = "INSUFFICIENT_BUDGET"
+    DUPLICATE = "DUPLICATE"

@@ -1,0 +1,217 @@
+"""Mutations: each calls one resolver and returns its object or the user error it raised."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import strawberry
+
+from resolvers import accounts, api_keys, audiences, budget_sources, campaigns
+from resolvers.campaigns import CampaignChanges
+from resolvers.errors import UserError
+from schema.errors import (
+    BudgetSourceError,
+    CampaignLockedError,
+    InsufficientBudgetError,
+    NotFoundError,
+    PermissionDeniedError,
+    StepIncompleteError,
+    ValidationError,
+    VersionConflictError,
+    to_graphql,
+)
+from schema.inputs import (
+    AdvanceCampaignInput,
+    AssignBudgetSourceInput,
+    CancelBudgetSourceInput,
+    CreateAccountInput,
+    CreateAudienceInput,
+    CreateCampaignDraftInput,
+    CreateOrderInput,
+    CreatePurchaseOrderInput,
+    DeleteCampaignDraftInput,
+    GoToCampaignStepInput,
+    IssueApiKeyInput,
+    PublishCampaignInput,
+    RevokeApiKeyInput,
+    UpdateAccountInput,
+    UpdateCampaignInput,
+)
+from schema.types import (
+    Account,
+    ApiKey,
+    Audience,
+    Campaign,
+    Deleted,
+    Info,
+    Order,
+    PurchaseOrder,
+    source_from_row,
+)
+
+CommonErrors = ValidationError | NotFoundError | PermissionDeniedError
+
+CampaignResult = Annotated[
+    Campaign
+    | CommonErrors
+    | VersionConflictError
+    | CampaignLockedError
+    | StepIncompleteError
+    | BudgetSourceError
+    | InsufficientBudgetError,
+    strawberry.union("CampaignResult"),
+]
+AudienceResult = Annotated[Audience | CommonErrors, strawberry.union("AudienceResult")]
+AccountResult = Annotated[Account | CommonErrors, strawberry.union("AccountResult")]
+OrderResult = Annotated[Order | CommonErrors, strawberry.union("OrderResult")]
+PurchaseOrderResult = Annotated[
+    PurchaseOrder | CommonErrors | BudgetSourceError | InsufficientBudgetError,
+    strawberry.union("PurchaseOrderResult"),
+]
+BudgetSourceResult = Annotated[Order | PurchaseOrder | CommonErrors, strawberry.union("BudgetSourceResult")]
+ApiKeyResult = Annotated[ApiKey | CommonErrors, strawberry.union("ApiKeyResult")]
+DeleteResult = Annotated[Deleted | CommonErrors | CampaignLockedError, strawberry.union("DeleteResult")]
+
+R = TypeVar("R")
+
+
+async def _run(call: Awaitable[R], convert: Callable[[R], Any]) -> Any:
+    """The resolver's result as its GraphQL type, or the user error it raised (nothing was written)."""
+    try:
+        return convert(await call)
+    except UserError as exc:
+        return to_graphql(exc)
+
+
+def _given(data: UpdateCampaignInput) -> frozenset[str]:
+    names = {"name": "name", "audience_id": "audienceId", "budget": "budget"}
+    names |= {"start_date": "startDate", "end_date": "endDate"}
+    return frozenset(api for attr, api in names.items() if getattr(data, attr) is not strawberry.UNSET)
+
+
+def _value(value: Any) -> Any:
+    return None if value is strawberry.UNSET else value
+
+
+@strawberry.type
+class Mutation:
+    # --- CAMPAIGN_MANAGER of the account (ACCOUNT_TEAM may too) ---------------------------
+
+    @strawberry.mutation
+    async def create_audience(self, info: Info, input: CreateAudienceInput) -> AudienceResult:
+        return await _run(
+            audiences.create(info.context, account_id=input.account_id, name=input.name), Audience.from_row
+        )
+
+    @strawberry.mutation(description="R1: a DRAFT at step SETUP, version 1.")
+    async def create_campaign_draft(self, info: Info, input: CreateCampaignDraftInput) -> CampaignResult:
+        call = campaigns.create_draft(
+            info.context, account_id=input.account_id, name=input.name, audience_id=input.audience_id
+        )
+        return await _run(call, Campaign.from_row)
+
+    @strawberry.mutation(description="Drafts: anything. Published: name, budget and schedule (R6).")
+    async def update_campaign(self, info: Info, input: UpdateCampaignInput) -> CampaignResult:
+        changes = CampaignChanges(
+            given=_given(input),
+            name=_value(input.name),
+            audience_id=_value(input.audience_id),
+            budget=_value(input.budget),
+            start_date=_value(input.start_date),
+            end_date=_value(input.end_date),
+        )
+        call = campaigns.update(
+            info.context,
+            campaign_id=input.campaign_id,
+            expected_version=input.expected_version,
+            changes=changes,
+        )
+        return await _run(call, Campaign.from_row)
+
+    @strawberry.mutation(description="R4: a draft picks its budget source (any step).")
+    async def assign_budget_source(self, info: Info, input: AssignBudgetSourceInput) -> CampaignResult:
+        call = campaigns.assign_budget_source(
+            info.context,
+            campaign_id=input.campaign_id,
+            budget_source_id=input.budget_source_id,
+            expected_version=input.expected_version,
+        )
+        return await _run(call, Campaign.from_row)
+
+    @strawberry.mutation(description="SETUP -> BUDGET_AND_SCHEDULE -> REVIEW (R2, R3).")
+    async def advance_campaign(self, info: Info, input: AdvanceCampaignInput) -> CampaignResult:
+        call = campaigns.advance(info.context, campaign_id=input.campaign_id, expected_version=input.expected_version)
+        return await _run(call, Campaign.from_row)
+
+    @strawberry.mutation(description="A draft may go back to an earlier step.")
+    async def go_to_campaign_step(self, info: Info, input: GoToCampaignStepInput) -> CampaignResult:
+        call = campaigns.go_to_step(
+            info.context,
+            campaign_id=input.campaign_id,
+            step=input.step.value,
+            expected_version=input.expected_version,
+        )
+        return await _run(call, Campaign.from_row)
+
+    @strawberry.mutation(description="R5: re-checks R3 under row locks and allocates the budget.")
+    async def publish_campaign(self, info: Info, input: PublishCampaignInput) -> CampaignResult:
+        call = campaigns.publish(info.context, campaign_id=input.campaign_id, expected_version=input.expected_version)
+        return await _run(call, Campaign.from_row)
+
+    @strawberry.mutation(description="Drafts only.")
+    async def delete_campaign_draft(self, info: Info, input: DeleteCampaignDraftInput) -> DeleteResult:
+        call = campaigns.delete_draft(info.context, campaign_id=input.campaign_id)
+        return await _run(call, lambda gid: Deleted(deleted_id=strawberry.ID(gid)))
+
+    # --- ACCOUNT_TEAM only -------------------------------------------------------------------
+
+    @strawberry.mutation
+    async def create_account(self, info: Info, input: CreateAccountInput) -> AccountResult:
+        call = accounts.create(info.context, name=input.name, requires_purchase_order=input.requires_purchase_order)
+        return await _run(call, Account.from_row)
+
+    @strawberry.mutation
+    async def update_account(self, info: Info, input: UpdateAccountInput) -> AccountResult:
+        call = accounts.update(
+            info.context,
+            account_id=input.account_id,
+            name=input.name,
+            requires_purchase_order=input.requires_purchase_order,
+        )
+        return await _run(call, Account.from_row)
+
+    @strawberry.mutation(description="R9: any term with startDate <= endDate, past ones included.")
+    async def create_order(self, info: Info, input: CreateOrderInput) -> OrderResult:
+        call = budget_sources.create_order(
+            info.context,
+            account_id=input.account_id,
+            order_number=input.order_number,
+            amount=input.amount,
+            currency=input.currency,
+            start_date=input.start_date,
+            end_date=input.end_date,
+        )
+        return await _run(call, Order.from_row)
+
+    @strawberry.mutation(description="R9: the PO amounts of an order add up to at most the order's amount.")
+    async def create_purchase_order(self, info: Info, input: CreatePurchaseOrderInput) -> PurchaseOrderResult:
+        call = budget_sources.create_purchase_order(
+            info.context, order_id=input.order_id, po_number=input.po_number, amount=input.amount
+        )
+        return await _run(call, PurchaseOrder.from_row)
+
+    @strawberry.mutation(description="Makes the source unselectable; published campaigns keep their budgets.")
+    async def cancel_budget_source(self, info: Info, input: CancelBudgetSourceInput) -> BudgetSourceResult:
+        call = budget_sources.cancel(info.context, budget_source_id=input.budget_source_id)
+        return await _run(call, source_from_row)
+
+    @strawberry.mutation(description="The secret is in this result only; it is stored as a hash.")
+    async def issue_api_key(self, info: Info, input: IssueApiKeyInput) -> ApiKeyResult:
+        call = api_keys.issue(info.context, name=input.name, role=input.role.value, account_id=input.account_id)
+        return await _run(call, lambda issued: ApiKey.from_row(issued.row, issued.secret))
+
+    @strawberry.mutation(description="The key stops working at once.")
+    async def revoke_api_key(self, info: Info, input: RevokeApiKeyInput) -> ApiKeyResult:
+        call = api_keys.revoke(info.context, api_key_id=input.api_key_id)
+        return await _run(call, lambda issued: ApiKey.from_row(issued.row))

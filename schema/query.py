@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import strawberry
+
+from resolvers import accounts, ids, nodes
+from schema.enums import Role
+from schema.types import Account, ApiKey, Audience, Campaign, Info, Node, Order, PurchaseOrder, Viewer
+
+_NODE_TYPES = {
+    "Account": Account.from_row,
+    "Order": Order.from_row,
+    "PurchaseOrder": PurchaseOrder.from_row,
+    "Audience": Audience.from_row,
+    "Campaign": Campaign.from_row,
+    "ApiKey": ApiKey.from_row,
+}
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Any object by its global ID; null when unknown or not yours.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        found = await nodes.get_node(info.context, id)
+        if found is None:
+            return None
+        type_name, row = found
+        return _NODE_TYPES[type_name](row)  # type: ignore[no-any-return, operator]
+
+    @strawberry.field
+    def viewer(self, info: Info) -> Viewer:
+        principal = info.context.principal
+        return Viewer(role=Role(principal.role), api_key_name=principal.name)
+
+    @strawberry.field(description="Your own account; any account for the account team.")
+    async def account(self, info: Info, id: strawberry.ID) -> Account | None:
+        decoded = ids.decode(id)
+        if decoded is None or decoded[0] != "Account":
+            return None
+        row = await accounts.get_visible(info.context, decoded[1])
+        return Account.from_row(row) if row else None
+
+    @strawberry.field(description="Accounts you can see: your own, or all of them for the account team.")
+    async def accounts(self, info: Info) -> list[Account]:
+        return [Account.from_row(r) for r in await accounts.list_all(info.context)]

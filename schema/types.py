@@ -1,0 +1,397 @@
+"""GraphQL object types. Each field delegates to `resolvers`; no SQL and no rules here."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import strawberry
+
+from db.models import (
+    AccountRow,
+    AllocationRow,
+    ApiKeyRow,
+    AudienceRow,
+    CampaignRow,
+    OrderRow,
+    PurchaseOrderRow,
+)
+from resolvers import accounts, audiences, budget_sources, campaigns, ids
+from resolvers.context import Context
+from resolvers.pagination import Page
+from schema.enums import BudgetSourceStatus, CampaignField, CampaignStatus, CampaignStep, Role
+
+Info = strawberry.Info[Context, None]
+
+
+@strawberry.interface(description="An object with an opaque global ID; Query.node(id:) resolves any of them.")
+class Node:
+    id: strawberry.ID
+
+
+def _first(first: int | None, default: int) -> int:
+    return default if first is None else first
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class CampaignEdge:
+    cursor: str
+    node: Campaign
+
+
+@strawberry.type
+class CampaignConnection:
+    edges: list[CampaignEdge]
+    page_info: PageInfo
+    total_count: int
+
+    @classmethod
+    def from_page(cls, page: Page[CampaignRow]) -> CampaignConnection:
+        return cls(
+            edges=[
+                CampaignEdge(cursor=c, node=Campaign.from_row(r)) for r, c in zip(page.items, page.cursors, strict=True)
+            ],
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+            total_count=page.total_count,
+        )
+
+
+@strawberry.type
+class AllocationEdge:
+    cursor: str
+    node: Allocation
+
+
+@strawberry.type
+class AllocationConnection:
+    edges: list[AllocationEdge]
+    page_info: PageInfo
+    total_count: int
+
+    @classmethod
+    def from_page(cls, page: Page[AllocationRow]) -> AllocationConnection:
+        return cls(
+            edges=[
+                AllocationEdge(cursor=c, node=Allocation.from_row(r))
+                for r, c in zip(page.items, page.cursors, strict=True)
+            ],
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+            total_count=page.total_count,
+        )
+
+
+@strawberry.type
+class Account(Node):
+    row: strawberry.Private[AccountRow]
+    name: str
+    requires_purchase_order: bool
+
+    @classmethod
+    def from_row(cls, row: AccountRow) -> Account:
+        return cls(
+            id=strawberry.ID(ids.encode("Account", row.id)),
+            row=row,
+            name=row.name,
+            requires_purchase_order=row.requires_purchase_order,
+        )
+
+    @strawberry.field(
+        description="The step-2 drop-down: selectable sources of the kind the account uses (POs or orders); "
+        "includeInactive adds EXPIRED and CANCELLED ones."
+    )
+    async def budget_sources(self, info: Info, include_inactive: bool | None = False) -> list[BudgetSource]:
+        rows = await budget_sources.list_for_account(info.context, self.row, include_inactive=bool(include_inactive))
+        return [source_from_row(r) for r in rows]
+
+    @strawberry.field
+    async def orders(self, info: Info) -> list[Order]:
+        return [Order.from_row(r) for r in await budget_sources.orders_of_account(info.context, self.row.id)]
+
+    @strawberry.field
+    async def purchase_orders(self, info: Info) -> list[PurchaseOrder]:
+        rows = await budget_sources.purchase_orders_of_account(info.context, self.row.id)
+        return [PurchaseOrder.from_row(r) for r in rows]
+
+    @strawberry.field
+    async def audiences(self, info: Info) -> list[Audience]:
+        return [Audience.from_row(r) for r in await audiences.list_for_account(info.context, self.row.id)]
+
+    @strawberry.field(description="Newest first; first is at most 100.")
+    async def campaigns(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        status: CampaignStatus | None = None,
+    ) -> CampaignConnection:
+        page = await campaigns.of_account(
+            info.context, self.row.id, _first(first, 20), after, status.value if status else None
+        )
+        return CampaignConnection.from_page(page)
+
+
+@strawberry.interface(description="What a campaign draws its budget from: a PurchaseOrder or an Order.")
+class BudgetSource:
+    row: strawberry.Private[Any]
+    id: strawberry.ID
+    order_number: str
+    purchase_order_number: str | None
+    display_name: str
+    amount: Decimal
+    currency: str
+    allocated_amount: Decimal = strawberry.field(
+        description="Sum of the budgets of published campaigns drawing on it (for an order: through its POs too)."
+    )
+    unallocated_amount: Decimal = strawberry.field(description="amount - allocatedAmount; never negative.")
+    start_date: date
+    end_date: date
+    status: BudgetSourceStatus
+
+    @strawberry.field(description="Sum of the budgets of draft campaigns that selected it; allocates nothing.")
+    async def draft_amount(self, info: Info) -> Decimal:
+        loaders = info.context.loaders
+        if isinstance(self.row, PurchaseOrderRow):
+            return await loaders.purchase_order_draft_amount.load(self.row.id)
+        return await loaders.order_draft_amount.load(self.row.id)
+
+    @strawberry.field(description="status is ACTIVE and it is of the kind its account uses (PO or order).")
+    async def selectable(self, info: Info) -> bool:
+        account = await info.context.loaders.account.load(self.row.account_id)
+        return account is not None and budget_sources.selectable(self.row, account)
+
+    @strawberry.field(description="Campaigns drawing on it, newest first; first is at most 100.")
+    async def campaigns(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        status: CampaignStatus | None = None,
+    ) -> CampaignConnection:
+        page = await campaigns.of_source(
+            info.context, self.row, _first(first, 20), after, status.value if status else None
+        )
+        return CampaignConnection.from_page(page)
+
+    @strawberry.field(description="The allocation ledger, newest first (for an order: with its POs' entries).")
+    async def allocations(self, info: Info, first: int | None = 50, after: str | None = None) -> AllocationConnection:
+        page = await campaigns.allocations_of_source(info.context, self.row, _first(first, 50), after)
+        return AllocationConnection.from_page(page)
+
+
+def _source_fields(row: OrderRow | PurchaseOrderRow) -> dict[str, Any]:
+    order = budget_sources.order_of(row)
+    return {
+        "id": strawberry.ID(budget_sources.global_id(row)),
+        "row": row,
+        "order_number": order.order_number,
+        "purchase_order_number": row.po_number if isinstance(row, PurchaseOrderRow) else None,
+        "display_name": budget_sources.display_name(row),
+        "amount": row.amount,
+        "currency": order.currency,
+        "allocated_amount": row.allocated_amount,
+        "unallocated_amount": budget_sources.unallocated(row),
+        "start_date": order.start_date,
+        "end_date": order.end_date,
+        "status": BudgetSourceStatus(budget_sources.status(row)),
+    }
+
+
+@strawberry.type
+class Order(Node, BudgetSource):
+    @classmethod
+    def from_row(cls, row: OrderRow) -> Order:
+        return cls(**_source_fields(row))
+
+    @strawberry.field
+    async def purchase_orders(self, info: Info) -> list[PurchaseOrder]:
+        rows = await budget_sources.purchase_orders_of_order(info.context, self.row.id)
+        return [PurchaseOrder.from_row(r) for r in rows]
+
+    @strawberry.field
+    async def account(self, info: Info) -> Account:
+        return Account.from_row(await _must(info.context.loaders.account.load(self.row.account_id)))
+
+
+@strawberry.type
+class PurchaseOrder(Node, BudgetSource):
+    @classmethod
+    def from_row(cls, row: PurchaseOrderRow) -> PurchaseOrder:
+        return cls(**_source_fields(row))
+
+    @strawberry.field
+    def order(self) -> Order:
+        return Order.from_row(self.row.order)
+
+    @strawberry.field
+    async def account(self, info: Info) -> Account:
+        return Account.from_row(await _must(info.context.loaders.account.load(self.row.account_id)))
+
+
+def source_from_row(row: OrderRow | PurchaseOrderRow) -> Order | PurchaseOrder:
+    return PurchaseOrder.from_row(row) if isinstance(row, PurchaseOrderRow) else Order.from_row(row)
+
+
+async def _must(value: Any) -> Any:
+    # Foreign keys guarantee the row; a None here is a server fault, not a user error.
+    if value is None:
+        raise LookupError("referenced row is missing")
+    return value
+
+
+@strawberry.type
+class Audience(Node):
+    name: str
+
+    @classmethod
+    def from_row(cls, row: AudienceRow) -> Audience:
+        return cls(id=strawberry.ID(ids.encode("Audience", row.id)), name=row.name)
+
+
+@strawberry.type
+class Campaign(Node):
+    row: strawberry.Private[CampaignRow]
+    name: str
+    status: CampaignStatus
+    step: CampaignStep = strawberry.field(description="A published campaign reports REVIEW.")
+    budget: Decimal | None
+    start_date: date | None
+    end_date: date | None
+    locked_fields: list[CampaignField] = strawberry.field(
+        description="[] on a draft; [AUDIENCE, BUDGET_SOURCE] once published."
+    )
+    version: int = strawberry.field(description="+1 on every change; pass it as expectedVersion to detect conflicts.")
+    published_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: CampaignRow) -> Campaign:
+        return cls(
+            id=strawberry.ID(ids.encode("Campaign", row.id)),
+            row=row,
+            name=row.name,
+            status=CampaignStatus(row.status),
+            step=CampaignStep(row.step),
+            budget=row.budget,
+            start_date=row.start_date,
+            end_date=row.end_date,
+            locked_fields=[CampaignField(f) for f in campaigns.locked_fields(row)],
+            version=row.version,
+            published_at=row.published_at,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    @strawberry.field
+    async def audience(self, info: Info) -> Audience | None:
+        if self.row.audience_id is None:
+            return None
+        row = await info.context.loaders.audience.load(self.row.audience_id)
+        return Audience.from_row(row) if row else None
+
+    @strawberry.field(description="The budget source's currency, once one is assigned.")
+    async def currency(self, info: Info) -> str | None:
+        if self.row.order_id is None:
+            return None
+        order = await info.context.loaders.order.load(self.row.order_id)
+        return order.currency if order else None
+
+    @strawberry.field
+    async def budget_source(self, info: Info) -> BudgetSource | None:
+        row = await budget_sources.load_source(info.context, self.row.order_id, self.row.purchase_order_id)
+        return source_from_row(row) if row else None
+
+    @strawberry.field(description="The order behind the source: the source itself, or the PO's order.")
+    async def order(self, info: Info) -> Order | None:
+        if self.row.order_id is None:
+            return None
+        row = await info.context.loaders.order.load(self.row.order_id)
+        return Order.from_row(row) if row else None
+
+    @strawberry.field(description="Null when the source is an order.")
+    async def purchase_order(self, info: Info) -> PurchaseOrder | None:
+        if self.row.purchase_order_id is None:
+            return None
+        row = await info.context.loaders.purchase_order.load(self.row.purchase_order_id)
+        return PurchaseOrder.from_row(row) if row else None
+
+    @strawberry.field
+    async def account(self, info: Info) -> Account:
+        return Account.from_row(await _must(info.context.loaders.account.load(self.row.account_id)))
+
+
+@strawberry.type(description="One entry of the append-only allocation ledger (R10).")
+class Allocation:
+    row: strawberry.Private[AllocationRow]
+    id: strawberry.ID
+    delta: Decimal
+    reason: str
+    actor: str
+    at: datetime
+
+    @classmethod
+    def from_row(cls, row: AllocationRow) -> Allocation:
+        return cls(
+            id=strawberry.ID(ids.encode("Allocation", row.id)),
+            row=row,
+            delta=row.delta,
+            reason=row.reason,
+            actor=row.actor,
+            at=row.created_at,
+        )
+
+    @strawberry.field
+    async def campaign(self, info: Info) -> Campaign:
+        return Campaign.from_row(await _must(info.context.loaders.campaign.load(self.row.campaign_id)))
+
+
+@strawberry.type
+class ApiKey(Node):
+    row: strawberry.Private[ApiKeyRow]
+    name: str
+    role: Role
+    secret: str | None = strawberry.field(description="Shown once, in the issueApiKey result; null afterwards.")
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: ApiKeyRow, secret: str | None = None) -> ApiKey:
+        return cls(
+            id=strawberry.ID(ids.encode("ApiKey", row.id)),
+            row=row,
+            name=row.name,
+            role=Role(row.role),
+            secret=secret,
+            created_at=row.created_at,
+            revoked_at=row.revoked_at,
+        )
+
+    @strawberry.field
+    async def account(self, info: Info) -> Account | None:
+        if self.row.account_id is None:
+            return None
+        row = await info.context.loaders.account.load(self.row.account_id)
+        return Account.from_row(row) if row else None
+
+
+@strawberry.type
+class Viewer:
+    role: Role
+    api_key_name: str
+
+    @strawberry.field(description="Null for the account team.")
+    async def account(self, info: Info) -> Account | None:
+        row = await accounts.viewer_account(info.context)
+        return Account.from_row(row) if row else None
+
+
+@strawberry.type
+class Deleted:
+    deleted_id: strawberry.ID
