@@ -12,7 +12,7 @@ from typing import Any
 
 from graphql import ExecutionResult
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -47,6 +47,15 @@ def _database_unavailable(exc: Exception) -> bool:
 def _json_error(status: int, message: str, code: str, request_id: str, **headers: str) -> JSONResponse:
     body = {"errors": [{"message": message, "extensions": {"code": code, "requestId": request_id}}]}
     return JSONResponse(body, status_code=status, headers={"X-Request-Id": request_id, **headers})
+
+
+async def _close(session: AsyncSession) -> None:
+    """Give the connection back; one left mid-query by a cancelled resolver is discarded instead."""
+    try:
+        await session.close()
+    except Exception:
+        log.warning("discarding a database connection left in a broken state", exc_info=True)
+        await session.invalidate()
 
 
 class BudgetlineGraphQL(GraphQL[Context, None]):
@@ -84,12 +93,14 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
                     request_id,
                     **{"WWW-Authenticate": "Bearer"},
                 )
-            async with self.sessions() as session:
+            session = self.sessions()
+            try:
                 context = Context(session=session, principal=principal, request_id=request_id)
-                try:
-                    response = await self.run(request, context=context)
-                except HTTPException as exc:
-                    return _json_error(exc.status_code, str(exc.detail), "BAD_REQUEST", request_id)
+                response = await self.run(request, context=context)
+            except HTTPException as exc:
+                return _json_error(exc.status_code, str(exc.detail), "BAD_REQUEST", request_id)
+            finally:
+                await _close(session)
         except Exception as exc:
             if not _database_unavailable(exc):
                 log.exception("unhandled error (request %s)", request_id)

@@ -216,7 +216,7 @@ class Order(Node, BudgetSource):
 
     @strawberry.field
     async def account(self, info: Info) -> Account:
-        return Account.from_row(await _must(info.context.loaders.account.load(self.row.account_id)))
+        return Account.from_row(_must(await info.context.loaders.account.load(self.row.account_id)))
 
 
 @strawberry.type
@@ -231,14 +231,14 @@ class PurchaseOrder(Node, BudgetSource):
 
     @strawberry.field
     async def account(self, info: Info) -> Account:
-        return Account.from_row(await _must(info.context.loaders.account.load(self.row.account_id)))
+        return Account.from_row(_must(await info.context.loaders.account.load(self.row.account_id)))
 
 
 def source_from_row(row: OrderRow | PurchaseOrderRow) -> Order | PurchaseOrder:
     return PurchaseOrder.from_row(row) if isinstance(row, PurchaseOrderRow) else Order.from_row(row)
 
 
-async def _must(value: Any) -> Any:
+def _must(value: Any) -> Any:
     # Foreign keys guarantee the row; a None here is a server fault, not a user error.
     if value is None:
         raise LookupError("referenced row is missing")
@@ -324,7 +324,7 @@ class Campaign(Node):
 
     @strawberry.field
     async def account(self, info: Info) -> Account:
-        return Account.from_row(await _must(info.context.loaders.account.load(self.row.account_id)))
+        return Account.from_row(_must(await info.context.loaders.account.load(self.row.account_id)))
 
 
 @strawberry.type(description="One entry of the append-only allocation ledger (R10).")
@@ -349,7 +349,7 @@ class Allocation:
 
     @strawberry.field
     async def campaign(self, info: Info) -> Campaign:
-        return Campaign.from_row(await _must(info.context.loaders.campaign.load(self.row.campaign_id)))
+        return Campaign.from_row(_must(await info.context.loaders.campaign.load(self.row.campaign_id)))
 
 
 @strawberry.type

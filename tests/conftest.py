@@ -1,0 +1,206 @@
+"""Test harness: a real PostgreSQL (embedded, or DATABASE_URL's server), migrated once into a
+template database; every test gets a fresh database cloned from it, dropped afterwards."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import event
+
+from budgetline.app import create_app
+from budgetline.keys import create_api_key
+from budgetline.settings import Settings
+from db import embedded, migrate
+from db.session import async_url, with_database
+from tests.helpers import Api
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_DATA_DIR = ROOT / ".budgetline-test"
+TEMPLATE = f"bl_template_{os.getpid()}"
+
+
+def plain_url(url: str) -> str:
+    """asyncpg.connect wants postgresql://."""
+    return async_url(url).replace("postgresql+asyncpg://", "postgresql://")
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    """The maintenance URL of the PostgreSQL server every test uses."""
+    if os.environ.get("DATABASE_URL"):
+        yield with_database(os.environ["DATABASE_URL"], "postgres")
+        return
+    server = embedded.start(TEST_DATA_DIR)
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+async def admin(server: str, sql: str) -> None:
+    conn = await asyncpg.connect(plain_url(server))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def template_url(server_url: str) -> AsyncIterator[str]:
+    await admin(server_url, f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
+    await admin(server_url, f'CREATE DATABASE "{TEMPLATE}"')
+    url = with_database(server_url, TEMPLATE)
+    await migrate.aupgrade(url)
+    yield url
+    await admin(server_url, f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
+
+
+async def fresh_database(server_url: str, template: str | None) -> str:
+    name = f"bl_test_{uuid.uuid4().hex[:12]}"
+    clause = f' TEMPLATE "{template}"' if template else ""
+    await admin(server_url, f'CREATE DATABASE "{name}"{clause}')
+    return with_database(server_url, name)
+
+
+@pytest.fixture
+async def database_url(server_url: str, template_url: str) -> AsyncIterator[str]:
+    """A migrated database of this test's own."""
+    url = await fresh_database(server_url, TEMPLATE)
+    yield url
+    await admin(server_url, f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1].split("?")[0]}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def empty_database_url(server_url: str) -> AsyncIterator[str]:
+    """A database with no tables at all."""
+    url = await fresh_database(server_url, None)
+    yield url
+    await admin(server_url, f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1].split("?")[0]}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection, to check what the API wrote (or did not)."""
+    conn = await asyncpg.connect(plain_url(database_url))
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def app(database_url: str) -> AsyncIterator[Any]:
+    application = create_app(database_url, Settings(database_url=database_url))
+    yield application
+    await application.state.engine.dispose()
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    def reset(self) -> None:
+        self.statements.clear()
+
+
+@pytest.fixture
+def sql_counter(app: Any) -> Iterator[StatementCounter]:
+    counter = StatementCounter()
+    event.listen(app.state.engine.sync_engine, "before_cursor_execute", counter)
+    yield counter
+    event.remove(app.state.engine.sync_engine, "before_cursor_execute", counter)
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+async def api(client: httpx.AsyncClient, database_url: str) -> Api:
+    team_secret = await create_api_key(database_url, name="test team", role="ACCOUNT_TEAM", account_id=None)
+    return Api(client, team_secret)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    """`budgetline serve` in a process of its own, on a free port of 127.0.0.1."""
+
+    def __init__(self, database_url: str, log_path: Path) -> None:
+        self.database_url = database_url
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> None:
+        env = {**os.environ, "DATABASE_URL": self.database_url, "BUDGETLINE_LOG_LEVEL": "WARNING"}
+        self.log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "budgetline.cli", "serve", "--port", str(self.port)],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("server did not become ready")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.log.close()
+
+
+@pytest.fixture
+def live_servers(database_url: str, tmp_path: Path) -> Iterator[Any]:
+    """Factory: start N real server processes on this test's database."""
+    started: list[LiveServer] = []
+
+    def start(count: int = 1) -> list[LiveServer]:
+        servers = [LiveServer(database_url, tmp_path / f"server-{len(started) + i}.log") for i in range(count)]
+        for server in servers:
+            server.start()
+            started.append(server)
+        return servers
+
+    yield start
+    for server in started:
+        server.stop()

@@ -1,0 +1,221 @@
+"""Black-box helpers: every call is GraphQL over HTTP, as an SPA or a partner tool sends it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+
+ERRORS = """
+  ... on UserError {
+    __typename code message field
+    ... on VersionConflictError { currentVersion }
+    ... on CampaignLockedError { lockedFields }
+    ... on StepIncompleteError { missing }
+    ... on InsufficientBudgetError { requested unallocated }
+  }
+"""
+CAMPAIGN = """
+  ... on Campaign {
+    __typename id name status step version budget currency startDate endDate lockedFields publishedAt
+    audience { id name } budgetSource { __typename id displayName } order { id } purchaseOrder { id }
+  }
+"""
+
+TODAY = datetime.now(UTC).date()
+TERM_START = TODAY - timedelta(days=30)
+TERM_END = TODAY + timedelta(days=335)
+
+
+def iso(d: date) -> str:
+    return d.isoformat()
+
+
+class Api:
+    def __init__(self, client: httpx.AsyncClient, team_secret: str) -> None:
+        self.client = client
+        self.team_secret = team_secret
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None, key: str | None = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {key or self.team_secret}"}
+        return await self.client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+
+    async def gql(self, query: str, variables: dict[str, Any] | None = None, key: str | None = None) -> dict[str, Any]:
+        """`data` of a request that must not produce top-level errors."""
+        response = await self.post(query, variables, key)
+        body = response.json()
+        assert response.status_code == 200, body
+        assert "errors" not in body, body["errors"]
+        return body["data"]  # type: ignore[no-any-return]
+
+    async def mutate(
+        self, name: str, input: dict[str, Any], key: str | None = None, select: str = ""
+    ) -> dict[str, Any]:
+        """Run mutation `name(input:)` and return its result object (with __typename)."""
+        query = f"mutation($input: {name[0].upper()}{name[1:]}Input!) {{ {name}(input: $input) {{ __typename {select or CAMPAIGN} {ERRORS} }} }}"
+        data = await self.gql(query, {"input": input}, key)
+        return data[name]  # type: ignore[no-any-return]
+
+    # --- builders (as the account team) ---------------------------------------------------
+
+    async def create_account(self, name: str = "Acme", requires_po: bool = True) -> str:
+        result = await self.mutate(
+            "createAccount", {"name": name, "requiresPurchaseOrder": requires_po}, select="... on Account { id }"
+        )
+        assert result["__typename"] == "Account", result
+        return str(result["id"])
+
+    async def create_order(
+        self,
+        account_id: str,
+        number: str,
+        amount: str,
+        currency: str = "USD",
+        start: date = TERM_START,
+        end: date = TERM_END,
+    ) -> str:
+        result = await self.mutate(
+            "createOrder",
+            {
+                "accountId": account_id,
+                "orderNumber": number,
+                "amount": amount,
+                "currency": currency,
+                "startDate": iso(start),
+                "endDate": iso(end),
+            },
+            select="... on Order { id }",
+        )
+        assert result["__typename"] == "Order", result
+        return str(result["id"])
+
+    async def create_po(self, order_id: str, number: str, amount: str) -> str:
+        result = await self.mutate(
+            "createPurchaseOrder",
+            {"orderId": order_id, "poNumber": number, "amount": amount},
+            select="... on PurchaseOrder { id }",
+        )
+        assert result["__typename"] == "PurchaseOrder", result
+        return str(result["id"])
+
+    async def issue_key(self, role: str, account_id: str | None, name: str = "key") -> str:
+        input: dict[str, Any] = {"name": name, "role": role}
+        if account_id:
+            input["accountId"] = account_id
+        result = await self.mutate("issueApiKey", input, select="... on ApiKey { id secret }")
+        assert result["__typename"] == "ApiKey", result
+        return str(result["secret"])
+
+    async def create_audience(self, account_id: str, name: str, key: str | None = None) -> str:
+        result = await self.mutate(
+            "createAudience", {"accountId": account_id, "name": name}, key, select="... on Audience { id }"
+        )
+        assert result["__typename"] == "Audience", result
+        return str(result["id"])
+
+    async def world(
+        self,
+        requires_po: bool = True,
+        *,
+        order_amount: str = "100000.00",
+        po_amount: str = "10000.00",
+        name: str = "Acme",
+    ) -> World:
+        account = await self.create_account(name, requires_po)
+        order = await self.create_order(account, f"Q-{name}-1", order_amount)
+        po = await self.create_po(order, f"PO-{name}-1", po_amount) if requires_po else None
+        manager = await self.issue_key("CAMPAIGN_MANAGER", account, "manager")
+        viewer = await self.issue_key("VIEWER", account, "viewer")
+        audience = await self.create_audience(account, "Hikers", manager)
+        return World(self, account, order, po, manager, viewer, audience)
+
+
+@dataclass
+class World:
+    """One account with an order (and a PO when it requires POs), keys and an audience."""
+
+    api: Api
+    account: str
+    order: str
+    po: str | None
+    manager: str
+    viewer: str
+    audience: str
+
+    @property
+    def source(self) -> str:
+        return self.po or self.order
+
+    async def draft(self, name: str = "Launch", with_audience: bool = True) -> dict[str, Any]:
+        input = {"accountId": self.account, "name": name}
+        if with_audience:
+            input["audienceId"] = self.audience
+        result = await self.api.mutate("createCampaignDraft", input, self.manager)
+        assert result["__typename"] == "Campaign", result
+        return result
+
+    async def at_review(self, budget: str = "100.00", source: str | None = None, name: str = "Launch") -> str:
+        """A draft that passed steps 1 and 2, ready to publish."""
+        campaign = (await self.draft(name))["id"]
+        await self.ok("advanceCampaign", {"campaignId": campaign})
+        await self.ok(
+            "updateCampaign",
+            {
+                "campaignId": campaign,
+                "budget": budget,
+                "startDate": iso(TODAY),
+                "endDate": iso(TODAY + timedelta(days=30)),
+            },
+        )
+        await self.ok("assignBudgetSource", {"campaignId": campaign, "budgetSourceId": source or self.source})
+        await self.ok("advanceCampaign", {"campaignId": campaign})
+        return str(campaign)
+
+    async def published(self, budget: str = "100.00", source: str | None = None) -> str:
+        campaign = await self.at_review(budget, source)
+        await self.ok("publishCampaign", {"campaignId": campaign})
+        return campaign
+
+    async def ok(self, mutation: str, input: dict[str, Any]) -> dict[str, Any]:
+        result = await self.api.mutate(mutation, input, self.manager)
+        assert result["__typename"] == "Campaign", result
+        return result
+
+    async def source_amounts(self, source_id: str | None = None) -> dict[str, Any]:
+        query = """query($id: ID!) { node(id: $id) { ... on BudgetSource {
+            amount allocatedAmount unallocatedAmount draftAmount status selectable } } }"""
+        return (await self.api.gql(query, {"id": source_id or self.source}, self.manager))["node"]  # type: ignore[no-any-return]
+
+
+TABLES = ("accounts", "api_keys", "orders", "purchase_orders", "audiences", "campaigns", "allocations")
+
+
+async def snapshot(db: asyncpg.Connection) -> dict[str, list[Any]]:
+    """Every row of every table: compare before and after a refused mutation."""
+    return {table: [tuple(r) for r in await db.fetch(f"SELECT * FROM {table} ORDER BY id")] for table in TABLES}
+
+
+async def refused(
+    api: Api,
+    db: asyncpg.Connection,
+    mutation: str,
+    input: dict[str, Any],
+    key: str | None,
+    typename: str,
+    code: str,
+    select: str = "",
+    **extra: Any,
+) -> dict[str, Any]:
+    """Run a mutation that must fail with exactly this error and change nothing in the database."""
+    before = await snapshot(db)
+    result = await api.mutate(mutation, input, key, select=select)
+    assert result["__typename"] == typename, result
+    assert result["code"] == code, result
+    assert result["message"], result
+    for name, value in extra.items():
+        assert result[name] == value, (name, result)
+    assert await snapshot(db) == before, "a refused mutation changed the database"
+    return result
