@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import ArgumentNode, GraphQLError, Node, ObjectFieldNode, Visitor, parse, visit
 
 from resolvers.errors import UserError
 
@@ -17,15 +17,49 @@ def request_error_code(error: GraphQLError) -> str:
     message = error.message
     if message.startswith("Syntax Error"):
         return "GRAPHQL_PARSE_FAILED"
-    if message.startswith("Variable '$") or "Expected value of type" in message:
+    if message.startswith(("Variable '$", "Expected value of type", "Value cannot represent")):
         return "BAD_USER_INPUT"
     return "GRAPHQL_VALIDATION_FAILED"
+
+
+def literal_path(error: GraphQLError) -> str | None:
+    """`input.amount` for an error on a literal argument value: graphql-core names the type, not the field."""
+    if not error.nodes or error.source is None or error.nodes[0].loc is None:
+        return None
+    target = error.nodes[0].loc.start
+    found: list[str] = []
+
+    class Finder(Visitor):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stack: list[str] = []
+
+        def enter(self, node: Node, *_: Any) -> None:
+            if isinstance(node, (ArgumentNode, ObjectFieldNode)):
+                self.stack.append(node.name.value)
+                if node.value.loc is not None and node.value.loc.start == target and not found:
+                    found.append(".".join(self.stack))
+
+        def leave(self, node: Node, *_: Any) -> None:
+            if isinstance(node, (ArgumentNode, ObjectFieldNode)):
+                self.stack.pop()
+
+    try:
+        visit(parse(error.source), Finder())
+    except GraphQLError:
+        return None
+    return found[0] if found else None
 
 
 def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
     if error.path is None:
         formatted = error.formatted
-        formatted["extensions"] = {"code": request_error_code(error)}
+        code = request_error_code(error)
+        if code == "BAD_USER_INPUT" and not error.message.startswith("Variable '$"):
+            path = literal_path(error)
+            if path:
+                formatted["message"] = f"{path}: {error.message}"
+        formatted["extensions"] = {"code": code}
         return formatted
     original = error.original_error
     if isinstance(original, UserError):

@@ -55,7 +55,9 @@ class Api:
         self, name: str, input: dict[str, Any], key: str | None = None, select: str = ""
     ) -> dict[str, Any]:
         """Run mutation `name(input:)` and return its result object (with __typename)."""
-        query = f"mutation($input: {name[0].upper()}{name[1:]}Input!) {{ {name}(input: $input) {{ __typename {select or CAMPAIGN} {ERRORS} }} }}"
+        input_type = f"{name[0].upper()}{name[1:]}Input"
+        selection = f"__typename {select or CAMPAIGN} {ERRORS}"
+        query = f"mutation($input: {input_type}!) {{ {name}(input: $input) {{ {selection} }} }}"
         data = await self.gql(query, {"input": input}, key)
         return data[name]  # type: ignore[no-any-return]
 
