@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+from cross_web import HTTPException
 from graphql import ExecutionResult
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -98,7 +98,10 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
                 context = Context(session=session, principal=principal, request_id=request_id)
                 response = await self.run(request, context=context)
             except HTTPException as exc:
-                return _json_error(exc.status_code, str(exc.detail), "BAD_REQUEST", request_id)
+                if request.method == "GET" and "not allowed" in exc.reason:
+                    # GraphQL over HTTP: only queries travel over GET.
+                    return _json_error(405, exc.reason, "BAD_REQUEST", request_id, Allow="POST")
+                return _json_error(exc.status_code, exc.reason, "BAD_REQUEST", request_id)
             finally:
                 await _close(session)
         except Exception as exc:
@@ -134,7 +137,9 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
                 response.status_code = 400
         return response
 
-    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+    async def process_result(  # type: ignore[override]  # Strawberry's own type is the same ExecutionResult
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
         response: GraphQLHTTPResponse = {"data": result.data}
         if result.errors:
             request_id = request.state.request_id

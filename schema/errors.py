@@ -61,19 +61,24 @@ class InsufficientBudgetError(UserError):
 
 
 def to_graphql(exc: errors.UserError) -> UserError:
-    base = {"code": ErrorCode(exc.code), "message": exc.message, "field": exc.field}
+    code, message, field = ErrorCode(exc.code), exc.message, exc.field
     if isinstance(exc, errors.VersionConflict):
-        return VersionConflictError(**base, current_version=exc.current_version)
+        return VersionConflictError(code=code, message=message, field=field, current_version=exc.current_version)
     if isinstance(exc, errors.CampaignLocked):
-        return CampaignLockedError(**base, locked_fields=[CampaignField(f) for f in exc.locked_fields])
+        locked = [CampaignField(f) for f in exc.locked_fields]
+        return CampaignLockedError(code=code, message=message, field=field, locked_fields=locked)
     if isinstance(exc, errors.StepIncomplete):
-        return StepIncompleteError(**base, missing=[CampaignField(f) for f in exc.missing])
+        missing = [CampaignField(f) for f in exc.missing]
+        return StepIncompleteError(code=code, message=message, field=field, missing=missing)
     if isinstance(exc, errors.InsufficientBudget):
-        return InsufficientBudgetError(**base, requested=exc.requested, unallocated=exc.unallocated)
+        return InsufficientBudgetError(
+            code=code, message=message, field=field, requested=exc.requested, unallocated=exc.unallocated
+        )
+    kind: type[UserError] = ValidationError
     if isinstance(exc, errors.BudgetSourceProblem):
-        return BudgetSourceError(**base)
-    if isinstance(exc, errors.NotFound):
-        return NotFoundError(**base)
-    if isinstance(exc, errors.PermissionDenied):
-        return PermissionDeniedError(**base)
-    return ValidationError(**base)
+        kind = BudgetSourceError
+    elif isinstance(exc, errors.NotFound):
+        kind = NotFoundError
+    elif isinstance(exc, errors.PermissionDenied):
+        kind = PermissionDeniedError
+    return kind(code=code, message=message, field=field)

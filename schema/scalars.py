@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 from graphql import FloatValueNode, IntValueNode, StringValueNode, ValueNode
+from strawberry.types.scalar import ScalarDefinition
 
 CENT = Decimal("0.01")
 MAX_INTEGER_DIGITS = 12
@@ -50,4 +51,4 @@ DECIMAL = strawberry.scalar(
     parse_literal=parse_money_literal,
 )
 
-SCALAR_MAP = {Decimal: DECIMAL}
+SCALAR_MAP: dict[object, ScalarDefinition] = {Decimal: DECIMAL}

@@ -1,0 +1,93 @@
+"""Transport (API.md §5): authentication, GraphiQL, GET and POST, error codes, masking."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+
+from resolvers import accounts
+from tests.helpers import Api
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer bl_not-a-key"}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer "}],
+)
+async def test_requests_without_a_valid_key_are_unauthenticated(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    response = await client.post("/graphql", json={"query": "{ viewer { role } }"}, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_graphiql_page_is_public(client: httpx.AsyncClient) -> None:
+    response = await client.get("/graphql", headers={"Accept": "text/html"})
+    assert response.status_code == 200 and "graphiql" in response.text.lower()
+
+
+async def test_queries_over_get_and_mutations_refused_over_get(api: Api, client: httpx.AsyncClient) -> None:
+    auth = {"Authorization": f"Bearer {api.team_secret}"}
+    response = await client.get("/graphql", params={"query": "{ viewer { role } }"}, headers=auth)
+    assert response.json() == {"data": {"viewer": {"role": "ACCOUNT_TEAM"}}}
+    mutation = 'mutation { createAccount(input: {name: "X", requiresPurchaseOrder: false}) { __typename } }'
+    refused = await client.get("/graphql", params={"query": mutation}, headers=auth)
+    assert refused.status_code == 405 and refused.headers["allow"] == "POST"
+    assert (await api.gql("{ accounts { name } }"))["accounts"] == []
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [("{ viewer { role ", "GRAPHQL_PARSE_FAILED"), ("{ viewer { nope } }", "GRAPHQL_VALIDATION_FAILED")],
+)
+async def test_request_errors_carry_a_code(api: Api, client: httpx.AsyncClient, query: str, code: str) -> None:
+    response = await api.post(query)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/json")
+    assert response.json()["errors"][0]["extensions"]["code"] == code
+    modern = await client.post(
+        "/graphql",
+        json={"query": query},
+        headers={"Authorization": f"Bearer {api.team_secret}", "Accept": "application/graphql-response+json"},
+    )
+    assert modern.status_code == 400
+    assert modern.headers["content-type"].startswith("application/graphql-response+json")
+
+
+async def test_internal_errors_are_masked_and_logged_with_the_request_id(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(*_: object) -> None:
+        raise RuntimeError("SELECT secret_hash FROM api_keys -- password=hunter2")
+
+    monkeypatch.setattr(accounts, "list_all", broken)
+    with caplog.at_level(logging.ERROR):
+        response = await api.client.post(
+            "/graphql",
+            json={"query": "{ accounts { name } }"},
+            headers={"Authorization": f"Bearer {api.team_secret}", "X-Request-Id": "req-42"},
+        )
+    assert response.headers["x-request-id"] == "req-42"
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "requestId": "req-42"}
+    for leak in ("SELECT", "hunter2", "Traceback", "RuntimeError", api.team_secret):
+        assert leak not in response.text
+    assert any("req-42" in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+async def test_a_request_id_is_made_when_none_is_sent(api: Api) -> None:
+    response = await api.post("{ viewer { role } }")
+    assert len(response.headers["x-request-id"]) == 32
+
+
+async def test_unsupported_content_type_is_a_client_error(api: Api, client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/graphql",
+        content="{ viewer { role } }",
+        headers={"Authorization": f"Bearer {api.team_secret}", "Content-Type": "text/plain"},
+    )
+    assert 400 <= response.status_code < 500
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"

@@ -1,0 +1,52 @@
+"""schema.graphql at the repository root is the live schema (`make schema` regenerates it)."""
+
+from __future__ import annotations
+
+import re
+
+from schema import schema
+from tests.conftest import ROOT
+
+
+def test_schema_graphql_matches_the_live_schema() -> None:
+    assert (ROOT / "schema.graphql").read_text().strip() == schema.as_str().strip(), "run `make schema`"
+
+
+def test_every_name_of_api_md_is_in_the_schema() -> None:
+    sdl = schema.as_str()
+    for name in (
+        "interface Node",
+        "interface BudgetSource",
+        "interface UserError",
+        "type Viewer",
+        "type Allocation",
+        "union CampaignResult",
+        "enum ErrorCode",
+        "enum CampaignField",
+        "enum BudgetSourceStatus",
+        "budgetSources(includeInactive: Boolean = false)",
+        "campaigns(first: Int = 20, after: String = null",
+        "allocations(first: Int = 50, after: String = null)",
+        "lockedFields: [CampaignField!]!",
+        "type PurchaseOrder implements Node & BudgetSource",
+        "type Order implements Node & BudgetSource",
+    ):
+        assert name in sdl, name
+    mutations = re.findall(r"^  (\w+)\(input: (\w+)!\): (\w+)!", sdl.split("type Mutation {")[1], re.M)
+    assert {m[0] for m in mutations} == {
+        "createAudience",
+        "createCampaignDraft",
+        "updateCampaign",
+        "assignBudgetSource",
+        "advanceCampaign",
+        "goToCampaignStep",
+        "publishCampaign",
+        "deleteCampaignDraft",
+        "createAccount",
+        "updateAccount",
+        "createOrder",
+        "createPurchaseOrder",
+        "cancelBudgetSource",
+        "issueApiKey",
+        "revokeApiKey",
+    }
