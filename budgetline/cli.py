@@ -92,6 +92,30 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check_ledger(settings: Settings, _: argparse.Namespace) -> int:
+    from db.queries import ledger_differences
+    from db.session import create_engine
+
+    async def check() -> tuple[int, list[Any]]:
+        engine = create_engine(url, pool_size=1, max_overflow=0)
+        try:
+            async with engine.connect() as conn:
+                return await ledger_differences(conn)
+        finally:
+            await engine.dispose()
+
+    url, stop = resolve_database(settings)
+    try:
+        checked, differences = asyncio.run(check())
+    finally:
+        if stop:
+            stop()
+    for difference in differences:
+        print(f"DIFFERENCE {difference}")
+    print(f"checked {checked} budget sources: {len(differences)} differences")
+    return 1 if differences else 0
+
+
 def build_parser(settings: Settings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="budgetline",
@@ -117,6 +141,13 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="load the demo data (idempotent) and print demo keys")
     demo.set_defaults(handler=cmd_demo)
+
+    ledger = sub.add_parser(
+        "check-ledger",
+        help="compare every source's allocated total with its ledger and its published campaigns; "
+        "exit 1 on any difference",
+    )
+    ledger.set_defaults(handler=cmd_check_ledger)
     return parser
 
 
