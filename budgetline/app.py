@@ -22,13 +22,14 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 
+from budgetline import idempotency
 from budgetline.auth import bearer_secret
 from budgetline.errors import format_error, is_request_error
 from budgetline.settings import Settings
 from db import migrate
 from db.session import create_engine, session_factory
 from resolvers.api_keys import authenticate
-from resolvers.context import Context
+from resolvers.context import Context, Principal
 from schema import schema
 
 log = logging.getLogger("budgetline.app")
@@ -61,9 +62,10 @@ async def _close(session: AsyncSession) -> None:
 class BudgetlineGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view plus authentication, one session per request and error masking."""
 
-    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+    def __init__(self, engine: AsyncEngine, guard_engine: AsyncEngine, settings: Settings) -> None:
         super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
         self.sessions = session_factory(engine)
+        self.guard_engine = guard_engine
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,17 +95,16 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
                     request_id,
                     **{"WWW-Authenticate": "Bearer"},
                 )
-            session = self.sessions()
-            try:
-                context = Context(session=session, principal=principal, request_id=request_id)
-                response = await self.run(request, context=context)
-            except HTTPException as exc:
-                if request.method == "GET" and "not allowed" in exc.reason:
-                    # GraphQL over HTTP: only queries travel over GET.
-                    return _json_error(405, exc.reason, "BAD_REQUEST", request_id, Allow="POST")
-                return _json_error(exc.status_code, exc.reason, "BAD_REQUEST", request_id)
-            finally:
-                await _close(session)
+            key = request.headers.get(idempotency.HEADER)
+            if key is not None and request.method == "POST":
+                return await idempotency.perform_once(
+                    self.guard_engine,
+                    principal,
+                    key,
+                    request,
+                    lambda k: self._execute(request, principal, request_id, k),
+                )
+            return await self._execute(request, principal, request_id, None)
         except Exception as exc:
             if not _database_unavailable(exc):
                 log.exception("unhandled error (request %s)", request_id)
@@ -115,6 +116,23 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
                 )
             log.warning("database unavailable (request %s): %s", request_id, type(exc).__name__)
             return _json_error(503, "the database is unavailable; retry shortly", "SERVICE_UNAVAILABLE", request_id)
+
+    async def _execute(
+        self, request: Request, principal: Principal, request_id: str, idempotency_key: str | None
+    ) -> Response:
+        session = self.sessions()
+        try:
+            context = Context(
+                session=session, principal=principal, request_id=request_id, idempotency_key=idempotency_key
+            )
+            response = await self.run(request, context=context)
+        except HTTPException as exc:
+            if request.method == "GET" and "not allowed" in exc.reason:
+                # GraphQL over HTTP: only queries travel over GET.
+                return _json_error(405, exc.reason, "BAD_REQUEST", request_id, Allow="POST")
+            return _json_error(exc.status_code, exc.reason, "BAD_REQUEST", request_id)
+        finally:
+            await _close(session)
         return self._negotiate(request, response)
 
     @staticmethod
@@ -161,7 +179,14 @@ def create_app(database_url: str, settings: Settings, on_shutdown: list[Callable
         max_overflow=settings.db_max_overflow,
         statement_timeout_ms=settings.statement_timeout_ms,
     )
-    graphql_app = BudgetlineGraphQL(engine, settings)
+    # Idempotent requests wait on each other here, never on the pool the work itself needs.
+    guard_engine = create_engine(
+        database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        statement_timeout_ms=settings.statement_timeout_ms,
+    )
+    graphql_app = BudgetlineGraphQL(engine, guard_engine, settings)
 
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -182,6 +207,7 @@ def create_app(database_url: str, settings: Settings, on_shutdown: list[Callable
             yield
         finally:
             await engine.dispose()
+            await guard_engine.dispose()
             for callback in on_shutdown or []:
                 callback()
 
@@ -194,4 +220,5 @@ def create_app(database_url: str, settings: Settings, on_shutdown: list[Callable
         lifespan=lifespan,
     )
     app.state.engine = engine
+    app.state.guard_engine = guard_engine
     return app

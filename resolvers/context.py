@@ -12,6 +12,7 @@ from typing import TypeVar
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.idempotency import mark_effect
 from resolvers.loaders import Loaders
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class Context:
     session: AsyncSession
     principal: Principal
     request_id: str = ""
+    # Set when the request carries an Idempotency-Key: every write records its effect under it.
+    idempotency_key: str | None = None
     loaders: Loaders = field(init=False)
     # One AsyncSession serves the whole request; GraphQL resolves sibling fields
     # concurrently, so every use of the session takes this lock.
@@ -77,6 +80,8 @@ class Context:
                 try:
                     async with self.session.begin():
                         result = await work(self.session)
+                        if self.idempotency_key is not None:
+                            await mark_effect(self.session, self.principal.api_key_id, self.idempotency_key)
                 except DBAPIError as exc:
                     sqlstate = getattr(exc.orig, "sqlstate", None)
                     if sqlstate in RETRYABLE_SQLSTATES and attempt < MAX_ATTEMPTS:

@@ -102,6 +102,7 @@ async def app(database_url: str) -> AsyncIterator[Any]:
     application = create_app(database_url, Settings(database_url=database_url))
     yield application
     await application.state.engine.dispose()
+    await application.state.guard_engine.dispose()
 
 
 class StatementCounter:

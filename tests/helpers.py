@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -221,3 +225,20 @@ async def refused(
         assert result[name] == value, (name, result)
     assert await snapshot(db) == before, "a refused mutation changed the database"
     return result
+
+
+def check_ledger(database_url: str) -> subprocess.CompletedProcess[str]:
+    """Run `budgetline check-ledger` against the database."""
+    return subprocess.run(
+        [sys.executable, "-m", "budgetline.cli", "check-ledger"],
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+        timeout=60,
+    )
+
+
+def assert_ledger_reconciles(database_url: str) -> None:
+    done = check_ledger(database_url)
+    assert done.returncode == 0 and " 0 differences" in done.stdout, done.stdout + done.stderr

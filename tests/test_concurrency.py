@@ -12,7 +12,7 @@ import asyncpg
 import httpx
 
 from resolvers import ids
-from tests.helpers import CAMPAIGN, ERRORS, TODAY, Api, World
+from tests.helpers import CAMPAIGN, ERRORS, TODAY, Api, World, assert_ledger_reconciles
 
 PUBLISH = f"""mutation($id: ID!) {{ publishCampaign(input: {{campaignId: $id}}) {{
   __typename {CAMPAIGN} {ERRORS} }} }}"""
@@ -71,7 +71,9 @@ async def post(client: httpx.AsyncClient, url: str, key: str, query: str, variab
     return next(iter(body["data"].values()))  # type: ignore[no-any-return]
 
 
-async def test_200_concurrent_publishes_never_exceed_the_po(api: Api, db: asyncpg.Connection) -> None:
+async def test_200_concurrent_publishes_never_exceed_the_po(
+    api: Api, db: asyncpg.Connection, database_url: str
+) -> None:
     world = await api.world(order_amount="50000.00", po_amount="10000.00")
     campaigns = await drafts_at_review(db, world, 200, "100.00")
     results = await asyncio.gather(
@@ -82,9 +84,12 @@ async def test_200_concurrent_publishes_never_exceed_the_po(api: Api, db: asyncp
     assert await db.fetchval("SELECT allocated_amount FROM purchase_orders") == Decimal("10000.00")
     assert await db.fetchval("SELECT count(*) FROM campaigns WHERE status = 'PUBLISHED'") == 100
     await reconcile(db)
+    assert_ledger_reconciles(database_url)
 
 
-async def test_publishes_split_across_two_server_processes(api: Api, db: asyncpg.Connection, live_servers: Any) -> None:
+async def test_publishes_split_across_two_server_processes(
+    api: Api, db: asyncpg.Connection, live_servers: Any, database_url: str
+) -> None:
     world = await api.world(order_amount="50000.00", po_amount="10000.00")
     campaigns = await drafts_at_review(db, world, 200, "100.00")
     servers = live_servers(2)
@@ -96,9 +101,12 @@ async def test_publishes_split_across_two_server_processes(api: Api, db: asyncpg
     outcome = Counter(r.get("code", r["__typename"]) for r in results)
     assert outcome == {"Campaign": 100, "INSUFFICIENT_BUDGET": 100}
     await reconcile(db)
+    assert_ledger_reconciles(database_url)
 
 
-async def test_concurrent_budget_changes_and_publishes_on_one_order(api: Api, db: asyncpg.Connection) -> None:
+async def test_concurrent_budget_changes_and_publishes_on_one_order(
+    api: Api, db: asyncpg.Connection, database_url: str
+) -> None:
     world = await api.world(requires_po=False, order_amount="5000.00")
     published = await drafts_at_review(db, world, 20, "100.00")
     for campaign in published:
@@ -115,3 +123,4 @@ async def test_concurrent_budget_changes_and_publishes_on_one_order(api: Api, db
     allocated = await db.fetchval("SELECT allocated_amount FROM orders")
     assert Decimal("0") < allocated <= Decimal("5000.00")
     await reconcile(db)
+    assert_ledger_reconciles(database_url)

@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import asyncpg
 import pytest
 
 from resolvers import ids
-from tests.conftest import ROOT
-from tests.helpers import Api, World
+from tests.helpers import Api, World, check_ledger
 
 
 def pk(global_id: str | None) -> int:
     decoded = ids.decode(global_id or "")
     assert decoded is not None
     return decoded[1]
-
-
-def check_ledger(database_url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "budgetline.cli", "check-ledger"],
-        env={**os.environ, "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
 
 
 @pytest.fixture

@@ -54,6 +54,7 @@ async def test_healthz_and_readyz(empty_database_url: str) -> None:
         after = await http.get("/readyz")
         assert after.status_code == 200 and after.json() == {"status": "ready", "revision": migrate.head_revision()}
     await app.state.engine.dispose()
+    await app.state.guard_engine.dispose()
 
 
 async def test_readyz_is_503_when_the_database_is_unreachable() -> None:
@@ -64,6 +65,7 @@ async def test_readyz_is_503_when_the_database_is_unreachable() -> None:
         assert response.status_code == 503 and response.json()["status"] == "unavailable"
         assert (await http.get("/healthz")).status_code == 200
     await app.state.engine.dispose()
+    await app.state.guard_engine.dispose()
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,76 @@
+"""`Idempotency-Key` for partner tools: a POST is performed at most once per API key and key value.
+
+A retry, even while the first request is still running, gets the first response; the same
+key with a different request body is refused. Keys are kept 24 hours.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from db import idempotency as store
+from resolvers.context import Principal
+
+HEADER = "idempotency-key"
+_VALID = re.compile(r"^[\x21-\x7e]{1,255}$")
+# How long a retry waits for the first request with the same key before giving up with 409.
+WAIT_MS = 30_000
+
+
+def error(status: int, message: str, code: str) -> JSONResponse:
+    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status)
+
+
+async def perform_once(
+    engine: AsyncEngine,
+    principal: Principal,
+    key: str,
+    request: Request,
+    execute: Callable[[str], Awaitable[Response]],
+) -> Response:
+    if not _VALID.match(key):
+        return error(400, "Idempotency-Key must be 1 to 255 printable ASCII characters", "BAD_REQUEST")
+    request_hash = hashlib.sha256(request.method.encode() + b" " + await request.body()).digest()
+    # A connection of its own (from its own pool), holding the key's row lock until the
+    # response is stored: concurrent retries wait on it, and a crash releases it.
+    async with engine.connect() as conn, conn.begin():
+        await conn.execute(text(f"SET LOCAL lock_timeout = {WAIT_MS}"))
+        await conn.execute(text(f"SET LOCAL statement_timeout = {WAIT_MS + 1000}"))
+        try:
+            stored = await store.claim(conn, principal.api_key_id, key, request_hash)
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) not in ("55P03", "57014"):  # lock or statement timeout
+                raise
+            return error(
+                409, "a request with this Idempotency-Key is still running; retry later", "IDEMPOTENCY_KEY_IN_USE"
+            )
+        if stored is not None and stored.request_hash != request_hash:
+            return error(
+                422, "this Idempotency-Key was used with a different request; use a new key", "IDEMPOTENCY_KEY_REUSED"
+            )
+        if stored is not None and stored.status_code is not None:
+            replay = Response(stored.response_body or b"", stored.status_code, media_type=stored.content_type)
+            replay.headers["Idempotent-Replayed"] = "true"
+            return replay
+        if await store.effect_committed(conn, principal.api_key_id, key):
+            # The first attempt committed its effect but died before storing its response.
+            response: Response = error(
+                409,
+                "this request was already performed but its response was lost; read the current state instead",
+                "IDEMPOTENCY_RESPONSE_LOST",
+            )
+        else:
+            response = await execute(key)
+        body = bytes(response.body)
+        await store.store_response(
+            conn, principal.api_key_id, key, response.status_code, response.headers.get("content-type", ""), body
+        )
+    return response

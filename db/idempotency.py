@@ -1,0 +1,84 @@
+"""Storage of idempotency keys (the HTTP side is budgetline/idempotency.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+RETENTION = "24 hours"
+
+
+@dataclass(frozen=True)
+class StoredRequest:
+    request_hash: bytes
+    status_code: int | None
+    content_type: str | None
+    response_body: bytes | None
+
+
+async def claim(conn: AsyncConnection, api_key_id: int, key: str, request_hash: bytes) -> StoredRequest | None:
+    """Insert the key (None: this request owns it) or return the row of the request that did.
+
+    Both wait while another transaction holds the same key: the first request keeps its
+    transaction open until its response is stored, so a concurrent retry waits for it.
+    """
+    for table in ("idempotency_keys", "idempotency_effects"):
+        await conn.execute(
+            text(f"DELETE FROM {table} WHERE api_key_id = :k AND created_at < now() - interval '{RETENTION}'"),
+            {"k": api_key_id},
+        )
+    inserted = await conn.scalar(
+        text(
+            "INSERT INTO idempotency_keys (api_key_id, key, request_hash) VALUES (:k, :key, :h) "
+            "ON CONFLICT DO NOTHING RETURNING 1"
+        ),
+        {"k": api_key_id, "key": key, "h": request_hash},
+    )
+    if inserted:
+        return None
+    row = (
+        await conn.execute(
+            text(
+                "SELECT request_hash, status_code, content_type, response_body FROM idempotency_keys "
+                "WHERE api_key_id = :k AND key = :key FOR UPDATE"
+            ),
+            {"k": api_key_id, "key": key},
+        )
+    ).one()
+    return StoredRequest(*row)
+
+
+async def effect_committed(conn: AsyncConnection, api_key_id: int, key: str) -> bool:
+    found = await conn.scalar(
+        text(
+            "SELECT 1 FROM idempotency_effects WHERE api_key_id = :k AND key = :key "
+            f"AND created_at >= now() - interval '{RETENTION}'"
+        ),
+        {"k": api_key_id, "key": key},
+    )
+    return found is not None
+
+
+async def store_response(
+    conn: AsyncConnection, api_key_id: int, key: str, status_code: int, content_type: str, body: bytes
+) -> None:
+    await conn.execute(
+        text(
+            "UPDATE idempotency_keys SET status_code = :s, content_type = :c, response_body = :b, "
+            "completed_at = now() WHERE api_key_id = :k AND key = :key"
+        ),
+        {"s": status_code, "c": content_type, "b": body, "k": api_key_id, "key": key},
+    )
+
+
+async def mark_effect(session: AsyncSession, api_key_id: int, key: str) -> None:
+    """Called inside a mutation's transaction: the effect and this mark commit together."""
+    await session.execute(
+        text(
+            "INSERT INTO idempotency_effects (api_key_id, key) VALUES (:k, :key) "
+            "ON CONFLICT (api_key_id, key) DO UPDATE SET created_at = now()"
+        ),
+        {"k": api_key_id, "key": key},
+    )
