@@ -12,7 +12,6 @@ from typing import Any
 
 from cross_web import HTTPException
 from graphql import ExecutionResult
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -27,7 +26,7 @@ from budgetline.auth import bearer_secret
 from budgetline.errors import format_error, is_request_error
 from budgetline.settings import Settings
 from db import migrate
-from db.session import create_engine, session_factory
+from db.session import create_engine, database_unavailable, session_factory
 from resolvers.api_keys import authenticate
 from resolvers.context import Context, Principal
 from schema import schema
@@ -36,13 +35,6 @@ log = logging.getLogger("budgetline.app")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-def _database_unavailable(exc: Exception) -> bool:
-    """Failures to reach the database: the client should retry later (503), not blame itself."""
-    if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
-    return isinstance(exc, (OSError, ConnectionError, TimeoutError))
 
 
 def _json_error(status: int, message: str, code: str, request_id: str, **headers: str) -> JSONResponse:
@@ -106,7 +98,7 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
                 )
             return await self._execute(request, principal, request_id, None)
         except Exception as exc:
-            if not _database_unavailable(exc):
+            if not database_unavailable(exc):
                 log.exception("unhandled error (request %s)", request_id)
                 return _json_error(
                     500,

@@ -7,6 +7,7 @@ from typing import Any
 
 from graphql import ArgumentNode, GraphQLError, Node, ObjectFieldNode, Visitor, parse, visit
 
+from db.session import database_unavailable
 from resolvers.errors import UserError
 
 log = logging.getLogger("budgetline.errors")
@@ -68,6 +69,13 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
             "locations": error.formatted.get("locations"),
             "path": error.path,
             "extensions": {"code": "BAD_USER_INPUT", "field": original.field},
+        }
+    if original is not None and database_unavailable(original):
+        log.warning("database unavailable in %s (request %s)", ".".join(map(str, error.path)), request_id)
+        return {
+            "message": "the database is unavailable; retry shortly",
+            "path": error.path,
+            "extensions": {"code": "SERVICE_UNAVAILABLE", "requestId": request_id},
         }
     log.error(
         "internal error in %s (request %s)",

@@ -69,3 +69,22 @@ async def ensure_database(url: str) -> None:
             await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
+
+
+# SQLSTATEs meaning "the server cannot serve right now": connection exceptions (class 08),
+# shutdown and start-up (57P01-57P03), too many connections (53300).
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database cannot be reached now (the client should retry), not a bug."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if isinstance(exc, DBAPIError):
+        sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+        return (
+            exc.connection_invalidated
+            or isinstance(exc, (OperationalError, InterfaceError))
+            or sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+        )
+    return isinstance(exc, (OSError, ConnectionError, TimeoutError))

@@ -1,0 +1,129 @@
+"""Storms with real server processes: crashes, retries and a database restart (issue 4)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from budgetline.keys import create_api_key
+from db import embedded, migrate
+from db.session import ensure_database, with_database
+from tests.conftest import LiveServer
+from tests.helpers import Api, assert_ledger_reconciles
+from tests.test_concurrency import PUBLISH, drafts_at_review, reconcile
+
+pytestmark = pytest.mark.slow
+ACCOUNTS = {"query": "{ accounts { id } }"}
+
+
+async def test_kill_9_a_server_in_the_middle_of_a_storm(
+    api: Api, db: asyncpg.Connection, live_servers: Any, database_url: str
+) -> None:
+    world = await api.world(order_amount="50000.00", po_amount="10000.00")
+    campaigns = await drafts_at_review(db, world, 300, "100.00")
+    victim, survivor = live_servers(2)
+    headers = {"Authorization": f"Bearer {world.manager}"}
+    lost: list[str] = []
+    answered: list[dict[str, Any]] = []
+    gate = asyncio.Semaphore(32)
+
+    async def publish(client: httpx.AsyncClient, server: LiveServer, campaign: str) -> None:
+        async with gate:
+            try:
+                response = await client.post(
+                    server.url + "/graphql", json={"query": PUBLISH, "variables": {"id": campaign}}, headers=headers
+                )
+            except httpx.HTTPError:
+                lost.append(campaign)  # the process died under this request
+                return
+            body = response.json()
+            assert "Traceback" not in response.text
+            answered.append(body["data"]["publishCampaign"])
+
+    async def kill_soon() -> None:
+        await asyncio.sleep(0.4)
+        assert victim.process is not None
+        victim.process.kill()  # SIGKILL: no shutdown, open transactions cut mid-way
+
+    async with httpx.AsyncClient(timeout=60) as client:
+        await asyncio.gather(
+            kill_soon(), *(publish(client, (victim, survivor)[i % 2], c) for i, c in enumerate(campaigns))
+        )
+        assert lost, "the kill came too late to cut any request"
+        victim.stop()
+        victim.start()  # the same server again; the clients retry what was lost
+        retry, lost[:] = list(lost), []
+        await asyncio.gather(*(publish(client, victim, c) for c in retry))
+    assert not lost
+
+    await reconcile(db)
+    assert_ledger_reconciles(database_url)
+    # all or nothing: published campaigns have exactly one publish entry, drafts none
+    halves = await db.fetch(
+        """SELECT c.id FROM campaigns c
+           WHERE (c.status = 'PUBLISHED') <> EXISTS (SELECT 1 FROM allocations a WHERE a.campaign_id = c.id)
+              OR (SELECT count(*) FROM allocations a WHERE a.campaign_id = c.id) > 1"""
+    )
+    assert halves == []
+    assert await db.fetchval("SELECT count(*) FROM campaigns WHERE status = 'PUBLISHED'") == 100
+
+
+async def test_the_database_restarts_in_the_middle_of_load(tmp_path: Path) -> None:
+    """Clean errors during the outage, 503 from /readyz, and recovery within 5 s without a server restart."""
+    pg = embedded.start(tmp_path)
+    url = with_database(pg.url, "storm")
+    await ensure_database(url)
+    await migrate.aupgrade(url)
+    secret = await create_api_key(url, name="storm", role="ACCOUNT_TEAM", account_id=None)
+    server = LiveServer(url, tmp_path / "server.log")
+    server.start()
+    headers = {"Authorization": f"Bearer {secret}"}
+    statuses: list[tuple[int, str]] = []
+    stop = asyncio.Event()
+
+    async def load(client: httpx.AsyncClient) -> None:
+        while not stop.is_set():
+            response = await client.post(
+                server.url + "/graphql", json={"query": "{ accounts { id } }"}, headers=headers
+            )
+            assert "Traceback" not in response.text and "SELECT" not in response.text
+            errors = response.json().get("errors") or [{}]
+            statuses.append((response.status_code, errors[0].get("extensions", {}).get("code", "OK")))
+
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+            workers = [asyncio.create_task(load(client)) for _ in range(4)]
+            await asyncio.sleep(0.5)
+            await asyncio.to_thread(pg.stop)
+            await asyncio.sleep(1.0)
+            outage = len(statuses)
+            ready = await client.get(server.url + "/readyz")
+            assert ready.status_code == 503
+            pg = await asyncio.to_thread(embedded.start, tmp_path)
+            back = time.monotonic()
+            while True:
+                response = await client.post(
+                    server.url + "/graphql", json={"query": "{ accounts { id } }"}, headers=headers
+                )
+                if response.status_code == 200 and "errors" not in response.json():
+                    break
+                assert time.monotonic() - back < 5, "requests still fail 5 s after the database came back"
+                await asyncio.sleep(0.1)
+            recovered_in = time.monotonic() - back
+            stop.set()
+            await asyncio.gather(*workers)
+        assert (await asyncio.to_thread(httpx.get, server.url + "/readyz")).status_code == 200
+    finally:
+        server.stop()
+        pg.stop()
+    codes = {code for _, code in statuses}
+    assert codes <= {"OK", "SERVICE_UNAVAILABLE"}, codes
+    assert "SERVICE_UNAVAILABLE" in codes and outage > 0
+    assert {status for status, code in statuses if code == "SERVICE_UNAVAILABLE"} <= {200, 503}
+    print(f"recovered {recovered_in:.2f} s after the database came back; {len(statuses)} requests")
