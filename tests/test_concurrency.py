@@ -104,23 +104,31 @@ async def test_publishes_split_across_two_server_processes(
     assert_ledger_reconciles(database_url)
 
 
-async def test_concurrent_budget_changes_and_publishes_on_one_order(
+async def test_concurrent_budget_changes_publishes_reassignments_and_a_cancellation(
     api: Api, db: asyncpg.Connection, database_url: str
 ) -> None:
     world = await api.world(requires_po=False, order_amount="5000.00")
+    spare = await api.create_order(world.account, "Q-SPARE", "5000.00")
     published = await drafts_at_review(db, world, 20, "100.00")
     for campaign in published:
-        assert (await api.mutate("publishCampaign", {"campaignId": campaign}, world.manager))[
-            "__typename"
-        ] == "Campaign"
+        result = await api.mutate("publishCampaign", {"campaignId": campaign}, world.manager)
+        assert result["__typename"] == "Campaign"
     pending = await drafts_at_review(db, world, 40, "100.00")
-    calls = [api.mutate("publishCampaign", {"campaignId": c}, world.manager) for c in pending]
+    calls = [api.mutate("publishCampaign", {"campaignId": c}, world.manager) for c in pending[:30]]
     for i, campaign in enumerate(published):
         budget = "400.00" if i % 2 else "50.00"  # increases and decreases
         calls.append(api.mutate("updateCampaign", {"campaignId": campaign, "budget": budget}, world.manager))
+    for i, campaign in enumerate(pending[30:]):  # drafts hopping between the two orders
+        source = spare if i % 2 else world.order
+        calls.append(
+            api.mutate("assignBudgetSource", {"campaignId": campaign, "budgetSourceId": source}, world.manager)
+        )
+    calls.append(api.mutate("cancelBudgetSource", {"budgetSourceId": spare}, select="... on Order { status }"))
     results = await asyncio.gather(*calls)
-    assert {r.get("code", r["__typename"]) for r in results} <= {"Campaign", "INSUFFICIENT_BUDGET"}
-    allocated = await db.fetchval("SELECT allocated_amount FROM orders")
+    codes = Counter(r.get("code", r["__typename"]) for r in results)
+    assert set(codes) <= {"Campaign", "Order", "INSUFFICIENT_BUDGET", "BUDGET_SOURCE_NOT_SELECTABLE"}, codes
+    allocated = await db.fetchval("SELECT allocated_amount FROM orders WHERE order_number = 'Q-Acme-1'")
     assert Decimal("0") < allocated <= Decimal("5000.00")
+    assert await db.fetchval("SELECT allocated_amount FROM orders WHERE order_number = 'Q-SPARE'") == 0
     await reconcile(db)
     assert_ledger_reconciles(database_url)
