@@ -1,0 +1,66 @@
+"""Context.transact: all or nothing, and bounded retries of deadlocks and serialization failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.session import session_factory
+from resolvers.context import MAX_ATTEMPTS, Context, Principal
+
+TEAM = Principal(api_key_id=0, name="test", role="ACCOUNT_TEAM", account_id=None)
+
+
+class FakeDriverError(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(f"SQLSTATE {sqlstate}")
+        self.sqlstate = sqlstate
+
+
+def failure(sqlstate: str) -> DBAPIError:
+    return DBAPIError("UPDATE ...", None, FakeDriverError(sqlstate))
+
+
+async def test_deadlocks_are_retried_and_the_failed_attempt_leaves_nothing(app: Any) -> None:
+    attempts: list[int] = []
+
+    async def work(session: AsyncSession) -> int:
+        await session.execute(text("INSERT INTO accounts (name) VALUES ('attempt')"))
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise failure("40P01")
+        return int(await session.scalar(text("SELECT count(*) FROM accounts")) or 0)
+
+    async with session_factory(app.state.engine)() as session:
+        assert await Context(session=session, principal=TEAM).transact(work) == 1
+    assert len(attempts) == 3
+
+
+async def test_retries_are_bounded(app: Any) -> None:
+    attempts: list[int] = []
+
+    async def work(session: AsyncSession) -> None:
+        attempts.append(1)
+        raise failure("40001")
+
+    async with session_factory(app.state.engine)() as session:
+        with pytest.raises(DBAPIError):
+            await Context(session=session, principal=TEAM).transact(work)
+    assert len(attempts) == MAX_ATTEMPTS
+
+
+async def test_other_database_errors_are_not_retried(app: Any) -> None:
+    attempts: list[int] = []
+
+    async def work(session: AsyncSession) -> None:
+        attempts.append(1)
+        raise failure("23514")
+
+    async with session_factory(app.state.engine)() as session:
+        with pytest.raises(DBAPIError):
+            await Context(session=session, principal=TEAM).transact(work)
+    assert len(attempts) == 1
