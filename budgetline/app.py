@@ -14,6 +14,8 @@ from cross_web import HTTPException
 from graphql import ExecutionResult
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -24,12 +26,13 @@ from strawberry.http import GraphQLHTTPResponse
 from budgetline import idempotency
 from budgetline.auth import bearer_secret
 from budgetline.errors import format_error, is_request_error
+from budgetline.limits import BodyLimit, PayloadTooLarge, schema_extensions
 from budgetline.settings import Settings
 from db import migrate
 from db.session import create_engine, database_unavailable, session_factory
 from resolvers.api_keys import authenticate
 from resolvers.context import Context, Principal
-from schema import schema
+from schema import build_schema
 
 log = logging.getLogger("budgetline.app")
 
@@ -55,7 +58,9 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view plus authentication, one session per request and error masking."""
 
     def __init__(self, engine: AsyncEngine, guard_engine: AsyncEngine, settings: Settings) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
+        super().__init__(
+            build_schema(schema_extensions(settings)), graphql_ide="graphiql" if settings.graphiql else None
+        )
         self.sessions = session_factory(engine)
         self.guard_engine = guard_engine
 
@@ -97,6 +102,8 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
                     lambda k: self._execute(request, principal, request_id, k),
                 )
             return await self._execute(request, principal, request_id, None)
+        except PayloadTooLarge:
+            raise
         except Exception as exc:
             if not database_unavailable(exc):
                 log.exception("unhandled error (request %s)", request_id)
@@ -208,6 +215,18 @@ def create_app(database_url: str, settings: Settings, on_shutdown: list[Callable
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql_app),
+        ],
+        middleware=[
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origin_list,
+                allow_credentials=settings.cors_allow_credentials,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
+                expose_headers=["X-Request-Id", "Idempotent-Replayed"],
+                max_age=600,
+            ),
         ],
         lifespan=lifespan,
     )

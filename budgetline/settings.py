@@ -29,6 +29,18 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = Field(default=5000, ge=100)
     graphiql: bool = True
     introspection: bool = True
+    # Limits (see README "Limits").
+    max_depth: int = Field(default=12, ge=2, le=100)
+    max_aliases: int = Field(default=30, ge=0, le=1000)
+    max_tokens: int = Field(default=5000, ge=100, le=1_000_000)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Browser origins allowed to call the API (CORS), comma-separated, exact: "https://app.example.com".
+    cors_origins: str = ""
+    cors_allow_credentials: bool = False
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
 
 @lru_cache(maxsize=1)

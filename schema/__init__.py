@@ -1,8 +1,12 @@
-"""GraphQL shapes: types, inputs, errors and scalars; `schema` is the executable schema."""
+"""GraphQL shapes: types, inputs, errors and scalars. `build_schema` makes the executable schema;
+`schema` is the one without server limits, for tools (`strawberry export-schema schema:schema`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import strawberry
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
 from schema.mutation import Mutation
@@ -10,11 +14,17 @@ from schema.query import Query
 from schema.scalars import SCALAR_MAP
 from schema.types import ApiKey, Audience, Campaign, Order, PurchaseOrder
 
-schema = strawberry.Schema(
-    query=Query,
-    mutation=Mutation,
-    types=[Order, PurchaseOrder, Campaign, Audience, ApiKey],
-    config=StrawberryConfig(scalar_map=SCALAR_MAP),
-)
 
-__all__ = ["schema"]
+def build_schema(extensions: Sequence[Callable[[], SchemaExtension]] = ()) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[Order, PurchaseOrder, Campaign, Audience, ApiKey],
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        extensions=list(extensions),
+    )
+
+
+schema = build_schema()
+
+__all__ = ["build_schema", "schema"]

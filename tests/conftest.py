@@ -98,6 +98,26 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture
+async def make_client(database_url: str) -> AsyncIterator[Any]:
+    """Factory: an HTTP client on an app built with these settings (on this test's database)."""
+    apps: list[Any] = []
+    clients: list[httpx.AsyncClient] = []
+
+    async def make(**settings: Any) -> httpx.AsyncClient:
+        application = create_app(database_url, Settings(database_url=database_url, **settings))
+        apps.append(application)
+        clients.append(httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://testserver"))
+        return clients[-1]
+
+    yield make
+    for http in clients:
+        await http.aclose()
+    for application in apps:
+        await application.state.engine.dispose()
+        await application.state.guard_engine.dispose()
+
+
+@pytest.fixture
 async def app(database_url: str) -> AsyncIterator[Any]:
     application = create_app(database_url, Settings(database_url=database_url))
     yield application
