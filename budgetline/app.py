@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from typing import Any
 
 from cross_web import HTTPException
 from graphql import ExecutionResult
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -27,6 +29,7 @@ from budgetline import idempotency
 from budgetline.auth import bearer_secret
 from budgetline.errors import format_error, is_request_error
 from budgetline.limits import BodyLimit, PayloadTooLarge, schema_extensions
+from budgetline.observability import Metrics, OperationName
 from budgetline.settings import Settings
 from db import migrate
 from db.session import create_engine, database_unavailable, session_factory
@@ -35,12 +38,16 @@ from resolvers.context import Context, Principal
 from schema import build_schema
 
 log = logging.getLogger("budgetline.app")
+access_log = logging.getLogger("budgetline.request")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-def _json_error(status: int, message: str, code: str, request_id: str, **headers: str) -> JSONResponse:
+def _json_error(request: Request, status: int, message: str, code: str, **headers: str) -> JSONResponse:
+    """An error outside GraphQL execution (authentication, transport, outages)."""
+    request_id = request.state.request_id
+    request.state.codes.append(code)
     body = {"errors": [{"message": message, "extensions": {"code": code, "requestId": request_id}}]}
     return JSONResponse(body, status_code=status, headers={"X-Request-Id": request_id, **headers})
 
@@ -57,24 +64,54 @@ async def _close(session: AsyncSession) -> None:
 class BudgetlineGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view plus authentication, one session per request and error masking."""
 
-    def __init__(self, engine: AsyncEngine, guard_engine: AsyncEngine, settings: Settings) -> None:
+    def __init__(self, engine: AsyncEngine, guard_engine: AsyncEngine, settings: Settings, metrics: Metrics) -> None:
         super().__init__(
-            build_schema(schema_extensions(settings)), graphql_ide="graphiql" if settings.graphiql else None
+            build_schema([*schema_extensions(settings), OperationName]),
+            graphql_ide="graphiql" if settings.graphiql else None,
         )
         self.sessions = session_factory(engine)
         self.guard_engine = guard_engine
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
             return
+        started = time.perf_counter()
         request = Request(scope, receive)
         supplied = request.headers.get("x-request-id", "")
         request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
         request.state.request_id = request_id
+        request.state.codes = []
         response = await self._respond(request, request_id)
         response.headers["X-Request-Id"] = request_id
         await response(scope, receive, send)
+        self._account(request, response.status_code, time.perf_counter() - started)
+
+    def _account(self, request: Request, status: int, seconds: float) -> None:
+        """One log line and the metrics of a request (the GraphiQL page is not counted)."""
+        context: Context | None = getattr(request.state, "context", None)
+        if context is None and status == 200:
+            return
+        operation = context.operation if context else "-"
+        codes = [*request.state.codes, *(context.user_error_codes if context else [])]
+        self.metrics.observe(operation, status, seconds, codes)
+        access_log.info(
+            "%s %s %s",
+            request.method,
+            operation,
+            status,
+            extra={
+                "request_id": request.state.request_id,
+                "method": request.method,
+                "path": request.url.path,
+                "status": status,
+                "operation": operation,
+                "principal": f"api-key:{context.principal.api_key_id}" if context else None,
+                "duration_ms": round(seconds * 1000, 2),
+                "codes": codes,
+            },
+        )
 
     async def _respond(self, request: Request, request_id: str) -> Response:
         if self._wants_graphiql(request):
@@ -86,10 +123,10 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             principal = await authenticate(self.sessions, secret) if secret else None
             if principal is None:
                 return _json_error(
+                    request,
                     401,
                     "a valid API key is required: send Authorization: Bearer <secret>",
                     "UNAUTHENTICATED",
-                    request_id,
                     **{"WWW-Authenticate": "Bearer"},
                 )
             key = request.headers.get(idempotency.HEADER)
@@ -108,13 +145,13 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             if not database_unavailable(exc):
                 log.exception("unhandled error (request %s)", request_id)
                 return _json_error(
+                    request,
                     500,
                     f"Internal server error (request id {request_id})",
                     "INTERNAL_SERVER_ERROR",
-                    request_id,
                 )
             log.warning("database unavailable (request %s): %s", request_id, type(exc).__name__)
-            return _json_error(503, "the database is unavailable; retry shortly", "SERVICE_UNAVAILABLE", request_id)
+            return _json_error(request, 503, "the database is unavailable; retry shortly", "SERVICE_UNAVAILABLE")
 
     async def _execute(
         self, request: Request, principal: Principal, request_id: str, idempotency_key: str | None
@@ -124,12 +161,13 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             context = Context(
                 session=session, principal=principal, request_id=request_id, idempotency_key=idempotency_key
             )
+            request.state.context = context
             response = await self.run(request, context=context)
         except HTTPException as exc:
             if request.method == "GET" and "not allowed" in exc.reason:
                 # GraphQL over HTTP: only queries travel over GET.
-                return _json_error(405, exc.reason, "BAD_REQUEST", request_id, Allow="POST")
-            return _json_error(exc.status_code, exc.reason, "BAD_REQUEST", request_id)
+                return _json_error(request, 405, exc.reason, "BAD_REQUEST", Allow="POST")
+            return _json_error(request, exc.status_code, exc.reason, "BAD_REQUEST")
         finally:
             await _close(session)
         return self._negotiate(request, response)
@@ -160,7 +198,9 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         response: GraphQLHTTPResponse = {"data": result.data}
         if result.errors:
             request_id = request.state.request_id
-            response["errors"] = [format_error(e, request_id) for e in result.errors]
+            errors = [format_error(e, request_id) for e in result.errors]
+            request.state.codes.extend(e["extensions"]["code"] for e in errors)
+            response["errors"] = errors  # type: ignore[typeddict-item]
             if is_request_error(result.errors, result.data):
                 request.state.request_error = True
         if result.extensions:
@@ -185,7 +225,8 @@ def create_app(database_url: str, settings: Settings, on_shutdown: list[Callable
         max_overflow=settings.db_max_overflow,
         statement_timeout_ms=settings.statement_timeout_ms,
     )
-    graphql_app = BudgetlineGraphQL(engine, guard_engine, settings)
+    metrics = Metrics(engine)
+    graphql_app = BudgetlineGraphQL(engine, guard_engine, settings, metrics)
 
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -199,6 +240,9 @@ def create_app(database_url: str, settings: Settings, on_shutdown: list[Callable
         if current != head:
             return JSONResponse({"status": "not migrated", "revision": current, "head": head}, status_code=503)
         return JSONResponse({"status": "ready", "revision": current})
+
+    async def prometheus(_: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -214,6 +258,7 @@ def create_app(database_url: str, settings: Settings, on_shutdown: list[Callable
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", prometheus),
             Route("/graphql", graphql_app),
         ],
         middleware=[

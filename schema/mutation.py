@@ -77,7 +77,7 @@ R = TypeVar("R")
 T = TypeVar("T")
 
 
-async def _run(call: Awaitable[R], convert: Callable[[R], T], result_union: object) -> T:
+async def _run(info: Info, call: Awaitable[R], convert: Callable[[R], T], result_union: object) -> T:
     """The resolver's result as its GraphQL type, or the user error it raised (nothing was written).
 
     An error type outside the mutation's result union would be a server bug: it raises.
@@ -86,6 +86,7 @@ async def _run(call: Awaitable[R], convert: Callable[[R], T], result_union: obje
         return convert(await call)
     except UserError as exc:
         error = to_graphql(exc)
+        info.context.user_error_codes.append(exc.code)
         if type(error) not in get_args(get_args(result_union)[0]):
             raise TypeError(f"{type(error).__name__} is not a member of the result union") from exc
         return cast(T, error)
@@ -107,18 +108,15 @@ class Mutation:
 
     @strawberry.mutation
     async def create_audience(self, info: Info, input: CreateAudienceInput) -> AudienceResult:
-        return await _run(
-            audiences.create(info.context, account_id=input.account_id, name=input.name),
-            Audience.from_row,
-            AudienceResult,
-        )
+        call = audiences.create(info.context, account_id=input.account_id, name=input.name)
+        return await _run(info, call, Audience.from_row, AudienceResult)
 
     @strawberry.mutation(description="R1: a DRAFT at step SETUP, version 1.")
     async def create_campaign_draft(self, info: Info, input: CreateCampaignDraftInput) -> CampaignResult:
         call = campaigns.create_draft(
             info.context, account_id=input.account_id, name=input.name, audience_id=input.audience_id
         )
-        return await _run(call, Campaign.from_row, CampaignResult)
+        return await _run(info, call, Campaign.from_row, CampaignResult)
 
     @strawberry.mutation(description="Drafts: anything. Published: name, budget and schedule (R6).")
     async def update_campaign(self, info: Info, input: UpdateCampaignInput) -> CampaignResult:
@@ -136,7 +134,7 @@ class Mutation:
             expected_version=input.expected_version,
             changes=changes,
         )
-        return await _run(call, Campaign.from_row, CampaignResult)
+        return await _run(info, call, Campaign.from_row, CampaignResult)
 
     @strawberry.mutation(description="R4: a draft picks its budget source (any step).")
     async def assign_budget_source(self, info: Info, input: AssignBudgetSourceInput) -> CampaignResult:
@@ -146,12 +144,12 @@ class Mutation:
             budget_source_id=input.budget_source_id,
             expected_version=input.expected_version,
         )
-        return await _run(call, Campaign.from_row, CampaignResult)
+        return await _run(info, call, Campaign.from_row, CampaignResult)
 
     @strawberry.mutation(description="SETUP -> BUDGET_AND_SCHEDULE -> REVIEW (R2, R3).")
     async def advance_campaign(self, info: Info, input: AdvanceCampaignInput) -> CampaignResult:
         call = campaigns.advance(info.context, campaign_id=input.campaign_id, expected_version=input.expected_version)
-        return await _run(call, Campaign.from_row, CampaignResult)
+        return await _run(info, call, Campaign.from_row, CampaignResult)
 
     @strawberry.mutation(description="A draft may go back to an earlier step.")
     async def go_to_campaign_step(self, info: Info, input: GoToCampaignStepInput) -> CampaignResult:
@@ -161,24 +159,24 @@ class Mutation:
             step=input.step.value,
             expected_version=input.expected_version,
         )
-        return await _run(call, Campaign.from_row, CampaignResult)
+        return await _run(info, call, Campaign.from_row, CampaignResult)
 
     @strawberry.mutation(description="R5: re-checks R3 under row locks and allocates the budget.")
     async def publish_campaign(self, info: Info, input: PublishCampaignInput) -> CampaignResult:
         call = campaigns.publish(info.context, campaign_id=input.campaign_id, expected_version=input.expected_version)
-        return await _run(call, Campaign.from_row, CampaignResult)
+        return await _run(info, call, Campaign.from_row, CampaignResult)
 
     @strawberry.mutation(description="Drafts only.")
     async def delete_campaign_draft(self, info: Info, input: DeleteCampaignDraftInput) -> DeleteResult:
         call = campaigns.delete_draft(info.context, campaign_id=input.campaign_id)
-        return await _run(call, lambda gid: Deleted(deleted_id=strawberry.ID(gid)), DeleteResult)
+        return await _run(info, call, lambda gid: Deleted(deleted_id=strawberry.ID(gid)), DeleteResult)
 
     # --- ACCOUNT_TEAM only -------------------------------------------------------------------
 
     @strawberry.mutation
     async def create_account(self, info: Info, input: CreateAccountInput) -> AccountResult:
         call = accounts.create(info.context, name=input.name, requires_purchase_order=input.requires_purchase_order)
-        return await _run(call, Account.from_row, AccountResult)
+        return await _run(info, call, Account.from_row, AccountResult)
 
     @strawberry.mutation
     async def update_account(self, info: Info, input: UpdateAccountInput) -> AccountResult:
@@ -188,7 +186,7 @@ class Mutation:
             name=input.name,
             requires_purchase_order=input.requires_purchase_order,
         )
-        return await _run(call, Account.from_row, AccountResult)
+        return await _run(info, call, Account.from_row, AccountResult)
 
     @strawberry.mutation(description="R9: any term with startDate <= endDate, past ones included.")
     async def create_order(self, info: Info, input: CreateOrderInput) -> OrderResult:
@@ -201,26 +199,26 @@ class Mutation:
             start_date=input.start_date,
             end_date=input.end_date,
         )
-        return await _run(call, Order.from_row, OrderResult)
+        return await _run(info, call, Order.from_row, OrderResult)
 
     @strawberry.mutation(description="R9: the PO amounts of an order add up to at most the order's amount.")
     async def create_purchase_order(self, info: Info, input: CreatePurchaseOrderInput) -> PurchaseOrderResult:
         call = budget_sources.create_purchase_order(
             info.context, order_id=input.order_id, po_number=input.po_number, amount=input.amount
         )
-        return await _run(call, PurchaseOrder.from_row, PurchaseOrderResult)
+        return await _run(info, call, PurchaseOrder.from_row, PurchaseOrderResult)
 
     @strawberry.mutation(description="Makes the source unselectable; published campaigns keep their budgets.")
     async def cancel_budget_source(self, info: Info, input: CancelBudgetSourceInput) -> BudgetSourceResult:
         call = budget_sources.cancel(info.context, budget_source_id=input.budget_source_id)
-        return await _run(call, source_from_row, BudgetSourceResult)
+        return await _run(info, call, source_from_row, BudgetSourceResult)
 
     @strawberry.mutation(description="The secret is in this result only; it is stored as a hash.")
     async def issue_api_key(self, info: Info, input: IssueApiKeyInput) -> ApiKeyResult:
         call = api_keys.issue(info.context, name=input.name, role=input.role.value, account_id=input.account_id)
-        return await _run(call, lambda issued: ApiKey.from_row(issued.row, issued.secret), ApiKeyResult)
+        return await _run(info, call, lambda issued: ApiKey.from_row(issued.row, issued.secret), ApiKeyResult)
 
     @strawberry.mutation(description="The key stops working at once.")
     async def revoke_api_key(self, info: Info, input: RevokeApiKeyInput) -> ApiKeyResult:
         call = api_keys.revoke(info.context, api_key_id=input.api_key_id)
-        return await _run(call, lambda issued: ApiKey.from_row(issued.row), ApiKeyResult)
+        return await _run(info, call, lambda issued: ApiKey.from_row(issued.row), ApiKeyResult)

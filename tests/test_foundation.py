@@ -20,7 +20,17 @@ from budgetline.settings import Settings
 from db import embedded, migrate
 from tests.conftest import ROOT, free_port, plain_url
 
-TABLES = {"accounts", "api_keys", "orders", "purchase_orders", "audiences", "campaigns", "allocations"}
+TABLES = {
+    "accounts",
+    "api_keys",
+    "orders",
+    "purchase_orders",
+    "audiences",
+    "campaigns",
+    "allocations",
+    "idempotency_keys",
+    "idempotency_effects",
+}
 
 
 async def tables(url: str) -> set[str]:

