@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
+	BUDGETLINE_LOG_FORMAT=$${BUDGETLINE_LOG_FORMAT:-text} \
 	$(BIN)/budgetline serve --demo --host $${BUDGETLINE_HOST:-127.0.0.1} --port $${BUDGETLINE_PORT:-8000}
 
 lint: $(STAMP)

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import ExecutionResult
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -23,13 +23,14 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 
 from budgetline import idempotency
 from budgetline.auth import bearer_secret
 from budgetline.errors import format_error, is_request_error
 from budgetline.limits import BodyLimit, PayloadTooLarge, schema_extensions
 from budgetline.observability import Metrics, OperationName
+from budgetline.persisted import PersistedQueries, PersistedQueryNotFound
 from budgetline.settings import Settings
 from db import migrate
 from db.session import create_engine, database_unavailable, session_factory
@@ -72,6 +73,7 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         self.sessions = session_factory(engine)
         self.guard_engine = guard_engine
         self.metrics = metrics
+        self.persisted = PersistedQueries()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -163,6 +165,8 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             )
             request.state.context = context
             response = await self.run(request, context=context)
+        except PersistedQueryNotFound:
+            return _json_error(request, 200, "PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
         except HTTPException as exc:
             if request.method == "GET" and "not allowed" in exc.reason:
                 # GraphQL over HTTP: only queries travel over GET.
@@ -172,13 +176,22 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             await _close(session)
         return self._negotiate(request, response)
 
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        return data if isinstance(data, list) else self.persisted.resolve(data)
+
     @staticmethod
     def _wants_graphiql(request: Request) -> bool:
+        """A browser opening /graphql: the only public page. Tools sending */* get GraphQL."""
         return (
             request.method == "GET"
             and "text/html" in request.headers.get("accept", "")
             and "query" not in request.query_params
+            and "extensions" not in request.query_params
         )
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        return False  # decided by _wants_graphiql, before authentication
 
     @staticmethod
     def _negotiate(request: Request, response: Response) -> Response:
