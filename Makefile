@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest schema bench clean
+.PHONY: install run test lint typecheck pytest schema bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# A larger fuzzing campaign than the one in `make test` (3 x N generated operations).
+fuzz: $(STAMP)
+	BUDGETLINE_FUZZ_EXAMPLES=$${BUDGETLINE_FUZZ_EXAMPLES:-5000} $(BIN)/pytest -s tests/test_fuzz.py
 
 schema: $(STAMP)
 	$(BIN)/strawberry export-schema schema:schema --output schema.graphql

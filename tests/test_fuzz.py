@@ -1,0 +1,90 @@
+"""Fuzzing the live server with operations generated from the schema (hypothesis-graphql).
+
+Whatever arrives, valid or not: never a 5xx, never a stack trace, SQL or secret in the body.
+`make fuzz` runs a larger campaign (BUDGETLINE_FUZZ_EXAMPLES).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis_graphql import Mode, mutations, nodes, queries
+
+from schema import schema
+from tests.helpers import Api
+
+EXAMPLES = int(os.environ.get("BUDGETLINE_FUZZ_EXAMPLES", "350"))  # per strategy; 3 strategies
+LEAKS = re.compile(r"Traceback|File \"/|SELECT |INSERT INTO|UPDATE \w+ SET|sqlalchemy|asyncpg|bl_[A-Za-z0-9_-]{20}")
+
+pytestmark = pytest.mark.slow
+
+
+def scalar_strategies(known_ids: list[str]) -> dict[str, st.SearchStrategy[Any]]:
+    text = st.text(max_size=24)
+    return {
+        "Decimal": st.one_of(
+            st.integers(min_value=-(10**14), max_value=10**14).map(nodes.Int),
+            st.decimals(places=2, allow_nan=False, allow_infinity=False, min_value=-(10**13), max_value=10**13)
+            .map(str)
+            .map(nodes.String),
+            st.floats(allow_nan=False, allow_infinity=False).map(nodes.Float),
+            text.map(nodes.String),
+        ),
+        "Date": st.one_of(st.dates().map(nodes.String), text.map(nodes.String)),
+        "DateTime": st.datetimes().map(nodes.String),
+        "ID": st.one_of(st.sampled_from(known_ids), text).map(nodes.String),
+    }
+
+
+async def test_fuzz_the_live_server(api: Api, live_servers: Any) -> None:
+    world = await api.world(po_amount="5000.00")
+    campaign = await world.at_review("10.00")
+    known = [world.account, world.order, world.po or "", world.audience, campaign]
+    [server] = live_servers(1)
+    custom = scalar_strategies(known)
+    sdl = schema.as_str()
+    statuses: Counter[int] = Counter()
+    keys = [world.manager, world.viewer, api.team_secret]
+    secrets = set(keys)
+
+    def send(client: httpx.Client, query: str, key: str) -> None:
+        response = client.post(
+            server.url + "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {key}"}
+        )
+        statuses[response.status_code] += 1
+        assert response.status_code < 500, (query, response.text)
+        assert not LEAKS.search(response.text), (query, response.text)
+        assert not any(secret in response.text for secret in secrets if "issueApiKey" not in query)
+
+    strategies = (
+        queries(sdl, custom_scalars=custom),
+        mutations(sdl, custom_scalars=custom),
+        st.one_of(
+            queries(sdl, custom_scalars=custom, mode=Mode.NEGATIVE),
+            mutations(sdl, custom_scalars=custom, mode=Mode.NEGATIVE),
+        ),
+    )
+    with httpx.Client(timeout=30) as client:
+        for strategy in strategies:
+
+            @settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
+            @given(query=strategy, key=st.sampled_from(keys))
+            def run(query: str, key: str) -> None:
+                send(client, query, key)
+
+            run()
+    total = sum(statuses.values())
+    print(f"fuzz: {total} operations, statuses {dict(statuses)}")
+    assert total >= 3 * EXAMPLES * 0.9
