@@ -215,7 +215,9 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             request.state.codes.extend(e["extensions"]["code"] for e in errors)
             response["errors"] = errors  # type: ignore[typeddict-item]
             if is_request_error(result.errors, result.data):
+                # Execution never started: the GraphQL spec says there is no `data` entry at all.
                 request.state.request_error = True
+                del response["data"]
         if result.extensions:
             response["extensions"] = result.extensions
         return response
