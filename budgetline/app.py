@@ -19,8 +19,9 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
@@ -28,6 +29,7 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from budgetline import idempotency
 from budgetline.auth import bearer_secret
 from budgetline.errors import format_error, is_request_error
+from budgetline.graphiql import ASSETS_DIR, ASSETS_PATH, self_hosted
 from budgetline.limits import BodyLimit, PayloadTooLarge, schema_extensions
 from budgetline.observability import Metrics, OperationName
 from budgetline.persisted import PersistedQueries, PersistedQueryNotFound
@@ -74,6 +76,10 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         self.guard_engine = guard_engine
         self.metrics = metrics
         self.persisted = PersistedQueries()
+        self.graphiql_html = self_hosted(self.graphql_ide_html)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(self.graphiql_html)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -275,6 +281,7 @@ def create_app(database_url: str, settings: Settings, on_shutdown: list[Callable
             Route("/readyz", readyz),
             Route("/metrics", prometheus),
             Route("/graphql", graphql_app),
+            *([Mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR))] if settings.graphiql else []),
         ],
         middleware=[
             Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
