@@ -1,0 +1,78 @@
+"""A real browser: GraphiQL in headless Chromium sets the header, runs the drop-down query and
+shows the result. Skipped, with the reason, where Chromium or Node.js is absent."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.helpers import Api
+from tests.test_http_audit import NODE_DIR
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
+DROPDOWN = """query StepTwoDropDown {
+  account(id: "%s") {
+    name
+    budgetSources { displayName amount unallocatedAmount draftAmount selectable }
+  }
+}"""
+
+
+def install_playwright_core() -> None:
+    if (NODE_DIR / "node_modules" / "playwright-core").exists():
+        return
+    NODE_DIR.mkdir(exist_ok=True)
+    subprocess.run(
+        ["npm", "install", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund", "--silent", "playwright-core@1"],
+        check=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.slow
+async def test_graphiql_runs_the_dropdown_query_in_chromium(api: Api, live_servers: Any, tmp_path: Path) -> None:
+    if not HAVE_CHROMIUM:
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (or set CHROMIUM) to run the browser test")
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are needed to drive Chromium (playwright-core)")
+    await asyncio.to_thread(install_playwright_core)
+    world = await api.world(po_amount="40000.00")
+    await world.published("12500.00")
+    [server] = live_servers(1)
+    script = NODE_DIR / "graphiql_browser.mjs"
+    shutil.copy(ROOT / "tests" / "graphiql_browser.mjs", script)
+    screenshot = tmp_path / "graphiql.png"
+    done = await asyncio.to_thread(
+        subprocess.run,
+        ["node", str(script), server.url + "/graphql", world.viewer, DROPDOWN % world.account, str(screenshot)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "CHROMIUM": CHROMIUM},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    shown = json.loads(done.stdout)
+    assert shown["failed"] == []  # every asset came from our server
+    result = json.loads(shown["result"])["data"]["account"]
+    assert result["name"] == "Acme"
+    assert result["budgetSources"] == [
+        {
+            "displayName": "PO PO-Acme-1 (Order Q-Acme-1)",
+            "amount": "40000.00",
+            "unallocatedAmount": "27500.00",
+            "draftAmount": "0.00",
+            "selectable": True,
+        }
+    ]
+    assert screenshot.stat().st_size > 10_000
+    if os.environ.get("BUDGETLINE_UPDATE_SCREENSHOT"):
+        shutil.copy(screenshot, ROOT / "docs" / "graphiql.png")
