@@ -381,8 +381,7 @@ async def page(ctx: Context, *, where: Any, first: int, after: str | None, statu
     stmt = select(CampaignRow).where(where)
     if status is not None:
         stmt = stmt.where(CampaignRow.status == status)
-    async with ctx.read() as session:
-        result = await paginate(session, stmt, CampaignRow.id, first, after)
+    result = await paginate(ctx.read, stmt, CampaignRow.id, first, after)
     for row in result.items:
         ctx.loaders.prime(row)
     return result
@@ -412,5 +411,4 @@ async def allocations_of_source(ctx: Context, source: SourceRow, first: int, aft
         if isinstance(source, PurchaseOrderRow)
         else AllocationRow.order_id == source.id
     )
-    async with ctx.read() as session:
-        return await paginate(session, select(AllocationRow).where(where), AllocationRow.id, first, after)
+    return await paginate(ctx.read, select(AllocationRow).where(where), AllocationRow.id, first, after)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers.errors import InvalidInput
+from resolvers.loaders import Reader
 
 T = TypeVar("T")
 
@@ -21,7 +22,8 @@ class Page(Generic[T]):
     items: list[T]
     cursors: list[str]
     has_next_page: bool
-    total_count: int
+    # Counting scans the whole connection: it runs only when totalCount is asked for.
+    count: Callable[[], Awaitable[int]]
 
     @property
     def end_cursor(self) -> str | None:
@@ -48,20 +50,24 @@ def check_first(first: int) -> None:
         raise InvalidInput(f"first must be between 0 and {MAX_PAGE_SIZE}", "first")
 
 
-async def paginate(
-    session: AsyncSession, stmt: Select[Any], id_column: Any, first: int, after: str | None
-) -> Page[Any]:
+async def paginate(read: Reader, stmt: Select[Any], id_column: Any, first: int, after: str | None) -> Page[Any]:
     """`stmt` selects the rows of the whole connection; pages go by descending id."""
     check_first(first)
-    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     page_stmt = stmt.order_by(id_column.desc()).limit(first + 1)
     if after is not None:
         page_stmt = page_stmt.where(id_column < decode_cursor(after))
-    rows = list((await session.scalars(page_stmt)).unique())
+    async with read() as session:
+        rows = list((await session.scalars(page_stmt)).unique())
     items = rows[:first]
+
+    async def count() -> int:
+        async with read() as session:
+            total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+        return int(total or 0)
+
     return Page(
         items=items,
         cursors=[encode_cursor(row.id) for row in items],
         has_next_page=len(rows) > first,
-        total_count=int(total or 0),
+        count=count,
     )

@@ -48,19 +48,23 @@ class CampaignEdge:
 
 @strawberry.type
 class CampaignConnection:
+    page: strawberry.Private[Page[CampaignRow]]
     edges: list[CampaignEdge]
     page_info: PageInfo
-    total_count: int
 
     @classmethod
     def from_page(cls, page: Page[CampaignRow]) -> CampaignConnection:
         return cls(
+            page=page,
             edges=[
                 CampaignEdge(cursor=c, node=Campaign.from_row(r)) for r, c in zip(page.items, page.cursors, strict=True)
             ],
             page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
-            total_count=page.total_count,
         )
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return await self.page.count()
 
 
 @strawberry.type
@@ -71,20 +75,24 @@ class AllocationEdge:
 
 @strawberry.type
 class AllocationConnection:
+    page: strawberry.Private[Page[AllocationRow]]
     edges: list[AllocationEdge]
     page_info: PageInfo
-    total_count: int
 
     @classmethod
     def from_page(cls, page: Page[AllocationRow]) -> AllocationConnection:
         return cls(
+            page=page,
             edges=[
                 AllocationEdge(cursor=c, node=Allocation.from_row(r))
                 for r, c in zip(page.items, page.cursors, strict=True)
             ],
             page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
-            total_count=page.total_count,
         )
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return await self.page.count()
 
 
 @strawberry.type
