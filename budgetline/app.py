@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -11,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import ExecutionResult
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -228,8 +228,8 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             response["extensions"] = result.extensions
         return response
 
-    def encode_json(self, data: object) -> str:
-        return json.dumps(data, separators=(",", ":"))
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
 
 
 def create_app(database_url: str, settings: Settings, on_shutdown: list[Callable[[], Any]] | None = None) -> Starlette:
@@ -300,3 +300,15 @@ def create_app(database_url: str, settings: Settings, on_shutdown: list[Callable
     app.state.engine = engine
     app.state.guard_engine = guard_engine
     return app
+
+
+def app_from_env() -> Starlette:
+    """For `uvicorn --factory` worker processes: the database comes from DATABASE_URL."""
+    from budgetline.observability import configure_logging
+    from budgetline.settings import get_settings
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    if not settings.database_url:
+        raise RuntimeError("DATABASE_URL must be set for worker processes")
+    return create_app(settings.database_url, settings)

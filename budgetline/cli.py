@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -57,11 +58,25 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         if stop:
             stop()
         raise
-    app = create_app(url, settings, on_shutdown=[stop] if stop else [])
     # log_config=None: uvicorn logs through the root logger, in the same format as ours.
-    uvicorn.run(
-        app, host=args.host, port=args.port, log_level=settings.log_level.lower(), access_log=False, log_config=None
-    )
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": settings.log_level.lower(),
+        "access_log": False,
+        "log_config": None,
+    }
+    if args.workers == 1:
+        uvicorn.run(create_app(url, settings, on_shutdown=[stop] if stop else []), **options)
+        return 0
+    # Worker processes build their own app from the environment; this process owns the
+    # embedded PostgreSQL (if any) and stops it after the workers have exited.
+    os.environ["DATABASE_URL"] = url
+    try:
+        uvicorn.run("budgetline.app:app_from_env", factory=True, workers=args.workers, **options)
+    finally:
+        if stop:
+            stop()
     return 0
 
 
@@ -132,6 +147,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     serve.add_argument("--host", default=settings.host)
     serve.add_argument("--port", type=int, default=settings.port)
     serve.add_argument("--demo", action="store_true", help="load the demo data first (once) and print demo keys")
+    serve.add_argument("--workers", type=int, default=settings.workers, help="server processes (default 1)")
     serve.set_defaults(handler=cmd_serve)
 
     mig = sub.add_parser("migrate", help="bring the database to the newest schema")

@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".budgetline")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     db_pool_size: int = Field(default=10, ge=1, le=200)

@@ -170,8 +170,9 @@ def free_port() -> int:
 class LiveServer:
     """`budgetline serve` in a process of its own, on a free port of 127.0.0.1."""
 
-    def __init__(self, database_url: str, log_path: Path) -> None:
+    def __init__(self, database_url: str, log_path: Path, *extra_args: str) -> None:
         self.database_url = database_url
+        self.extra_args = extra_args
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -181,7 +182,7 @@ class LiveServer:
         env = {**os.environ, "DATABASE_URL": self.database_url, "BUDGETLINE_LOG_LEVEL": "WARNING"}
         self.log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "budgetline.cli", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "budgetline.cli", "serve", "--port", str(self.port), *self.extra_args],
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,

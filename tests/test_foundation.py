@@ -207,3 +207,21 @@ def test_serve_with_demo_runs_embedded_postgres_and_ctrl_c_stops_it(tmp_path: Pa
     keys = [line for line in outputs[1].splitlines() if "bl_" in line and "CAMPAIGN_MANAGER" in line]
     assert len(keys) == 2 and all(k in outputs[0] for k in keys)
     assert f"http://127.0.0.1:{port}/graphql" in outputs[0]
+
+
+@pytest.mark.slow
+async def test_serve_with_several_worker_processes(database_url: str, tmp_path: Path) -> None:
+    from tests.conftest import LiveServer
+
+    server = LiveServer(database_url, tmp_path / "workers.log", "--workers", "2")
+    server.start()
+    try:
+        assert server.process is not None
+        children = psutil.Process(server.process.pid).children()
+        assert len(children) >= 2
+        async with httpx.AsyncClient() as http:
+            for _ in range(4):
+                assert (await http.get(server.url + "/readyz")).status_code == 200
+    finally:
+        server.stop()
+    assert not any(alive(child.pid) for child in children)
