@@ -126,9 +126,11 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             if not self.graphql_ide:
                 return PlainTextResponse("Not Found", status_code=404)
             return await self.render_graphql_ide(request)
+        # One session (one pooled connection) serves the whole request, the key lookup included.
+        session = self.sessions()
         try:
             secret = bearer_secret(request)
-            principal = await authenticate(self.sessions, secret) if secret else None
+            principal = await authenticate(session, secret) if secret else None
             if principal is None:
                 return _json_error(
                     request,
@@ -144,9 +146,9 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
                     principal,
                     key,
                     request,
-                    lambda k: self._execute(request, principal, request_id, k),
+                    lambda k: self._execute(request, session, principal, request_id, k),
                 )
-            return await self._execute(request, principal, request_id, None)
+            return await self._execute(request, session, principal, request_id, None)
         except PayloadTooLarge:
             raise
         except Exception as exc:
@@ -160,11 +162,17 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
                 )
             log.warning("database unavailable (request %s): %s", request_id, type(exc).__name__)
             return _json_error(request, 503, "the database is unavailable; retry shortly", "SERVICE_UNAVAILABLE")
+        finally:
+            await _close(session)
 
     async def _execute(
-        self, request: Request, principal: Principal, request_id: str, idempotency_key: str | None
+        self,
+        request: Request,
+        session: AsyncSession,
+        principal: Principal,
+        request_id: str,
+        idempotency_key: str | None,
     ) -> Response:
-        session = self.sessions()
         try:
             context = Context(
                 session=session, principal=principal, request_id=request_id, idempotency_key=idempotency_key
@@ -178,8 +186,6 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
                 # GraphQL over HTTP: only queries travel over GET.
                 return _json_error(request, 405, exc.reason, "BAD_REQUEST", Allow="POST")
             return _json_error(request, exc.status_code, exc.reason, "BAD_REQUEST")
-        finally:
-            await _close(session)
         return self._negotiate(request, response)
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:

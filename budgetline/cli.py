@@ -164,8 +164,8 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 
     ledger = sub.add_parser(
         "check-ledger",
-        help="compare every source's allocated total with its ledger and its published campaigns; "
-        "exit 1 on any difference",
+        help="compare every source's allocated total with its ledger and its published campaigns, and its "
+        "draft total with its drafts; exit 1 on any difference",
     )
     ledger.set_defaults(handler=cmd_check_ledger)
     return parser

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -21,17 +22,21 @@ from budgetline.settings import Settings
 
 
 def schema_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    extensions: list[Callable[[], SchemaExtension]] = [
+    # The limiters make a new validation rule class each time they are built; build them once,
+    # so every request validates with the same rules and ValidationCache can hit.
+    rules = [
+        *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
+    if not settings.introspection:
+        rules.extend(DisableIntrospection().validation_rules)
+    return [
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: QueryDepthLimiter(max_depth=settings.max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-        # Parsing and validating the same document again is wasted work: cache both.
+        lambda: AddValidationRules(rules),
+        # Parsing and validating the same document again is wasted work: cache both (shared LRUs).
         lambda: ParserCache(maxsize=1000),
         lambda: ValidationCache(maxsize=1000),
     ]
-    if not settings.introspection:
-        extensions.append(DisableIntrospection)
-    return extensions
 
 
 class BodyLimit:

@@ -52,6 +52,7 @@ class OrderRow(Base):
     end_date: Mapped[date]
     allocated_amount: Mapped[Decimal] = mapped_column(Money, server_default=GENERATED)
     purchase_order_total: Mapped[Decimal] = mapped_column(Money, server_default=GENERATED)
+    draft_amount: Mapped[Decimal] = mapped_column(Money, server_default=GENERATED)
     cancelled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=GENERATED)
 
@@ -65,6 +66,7 @@ class PurchaseOrderRow(Base):
     po_number: Mapped[str] = mapped_column(Text)
     amount: Mapped[Decimal] = mapped_column(Money)
     allocated_amount: Mapped[Decimal] = mapped_column(Money, server_default=GENERATED)
+    draft_amount: Mapped[Decimal] = mapped_column(Money, server_default=GENERATED)
     cancelled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=GENERATED)
 

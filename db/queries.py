@@ -1,4 +1,4 @@
-"""SQL that is not one aggregate's: the ledger reconciliation behind `budgetline check-ledger`."""
+"""SQL that is not one aggregate's: the reconciliation behind `budgetline check-ledger`."""
 
 from __future__ import annotations
 
@@ -8,19 +8,24 @@ from decimal import Decimal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-# For every PO and order: the kept total, the ledger's sum and the published campaigns' budgets.
-# An order's ledger includes its POs' entries (they carry the order_id too).
+# For every PO and order: the kept totals, the ledger's sum, the published campaigns' budgets and
+# the drafts' budgets. An order's ledger includes its POs' entries (they carry the order_id too).
 RECONCILE = text(
     """
     SELECT 'PurchaseOrder' AS kind, p.id, p.amount, p.allocated_amount,
            (SELECT coalesce(sum(a.delta), 0) FROM allocations a WHERE a.purchase_order_id = p.id) AS ledger,
            (SELECT coalesce(sum(c.budget), 0) FROM campaigns c
-             WHERE c.purchase_order_id = p.id AND c.status = 'PUBLISHED') AS published
+             WHERE c.purchase_order_id = p.id AND c.status = 'PUBLISHED') AS published,
+           p.draft_amount,
+           (SELECT coalesce(sum(c.budget), 0) FROM campaigns c
+             WHERE c.purchase_order_id = p.id AND c.status = 'DRAFT') AS drafts
       FROM purchase_orders p
     UNION ALL
     SELECT 'Order', o.id, o.amount, o.allocated_amount,
            (SELECT coalesce(sum(a.delta), 0) FROM allocations a WHERE a.order_id = o.id),
-           (SELECT coalesce(sum(c.budget), 0) FROM campaigns c WHERE c.order_id = o.id AND c.status = 'PUBLISHED')
+           (SELECT coalesce(sum(c.budget), 0) FROM campaigns c WHERE c.order_id = o.id AND c.status = 'PUBLISHED'),
+           o.draft_amount,
+           (SELECT coalesce(sum(c.budget), 0) FROM campaigns c WHERE c.order_id = o.id AND c.status = 'DRAFT')
       FROM orders o
     ORDER BY 1, 2
     """
@@ -35,11 +40,14 @@ class LedgerDifference:
     allocated: Decimal
     ledger: Decimal
     published: Decimal
+    draft_total: Decimal
+    drafts: Decimal
 
     def __str__(self) -> str:
         return (
             f"{self.kind} {self.id}: allocated {self.allocated}, ledger {self.ledger}, "
-            f"published budgets {self.published}, amount {self.amount}"
+            f"published budgets {self.published}, amount {self.amount}, "
+            f"draft total {self.draft_total}, draft budgets {self.drafts}"
         )
 
 
@@ -49,6 +57,10 @@ async def ledger_differences(conn: AsyncConnection) -> tuple[int, list[LedgerDif
     differences = [
         LedgerDifference(*row)
         for row in rows
-        if not (row.allocated_amount == row.ledger == row.published and 0 <= row.allocated_amount <= row.amount)
+        if not (
+            row.allocated_amount == row.ledger == row.published
+            and 0 <= row.allocated_amount <= row.amount
+            and row.draft_amount == row.drafts
+        )
     ]
     return len(rows), differences

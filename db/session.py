@@ -39,7 +39,9 @@ def create_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        # No ping per checkout (a round trip per request): a connection found dead raises a
+        # disconnect error, which invalidates the whole pool, so the next request reconnects.
+        pool_pre_ping=False,
         connect_args={
             "server_settings": {
                 "statement_timeout": str(statement_timeout_ms),

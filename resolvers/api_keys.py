@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import AccountRow, ApiKeyRow
 from resolvers import ids, validation
@@ -35,19 +35,14 @@ def hash_secret(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
-async def authenticate(sessions: async_sessionmaker[AsyncSession], secret: str) -> Principal | None:
+async def authenticate(session: AsyncSession, secret: str) -> Principal | None:
     """The principal of a valid, unrevoked key; None otherwise."""
     if not secret.startswith(SECRET_PREFIX) or len(secret) > 200:
         return None
     digest = hash_secret(secret)
-    async with sessions() as session:
-        row = (
-            await session.execute(
-                select(ApiKeyRow.id, ApiKeyRow.name, ApiKeyRow.role, ApiKeyRow.account_id, ApiKeyRow.secret_hash).where(
-                    ApiKeyRow.secret_hash == digest, ApiKeyRow.revoked_at.is_(None)
-                )
-            )
-        ).first()
+    columns = (ApiKeyRow.id, ApiKeyRow.name, ApiKeyRow.role, ApiKeyRow.account_id, ApiKeyRow.secret_hash)
+    query = select(*columns).where(ApiKeyRow.secret_hash == digest, ApiKeyRow.revoked_at.is_(None))
+    row = (await session.execute(query)).first()
     if row is None or not secrets.compare_digest(row.secret_hash, digest):
         return None
     return Principal(api_key_id=row.id, name=row.name, role=row.role, account_id=row.account_id)

@@ -158,16 +158,12 @@ class BudgetSource:
         description="Sum of the budgets of published campaigns drawing on it (for an order: through its POs too)."
     )
     unallocated_amount: Decimal = strawberry.field(description="amount - allocatedAmount; never negative.")
+    draft_amount: Decimal = strawberry.field(
+        description="Sum of the budgets of draft campaigns that selected it; allocates nothing."
+    )
     start_date: date
     end_date: date
     status: BudgetSourceStatus
-
-    @strawberry.field(description="Sum of the budgets of draft campaigns that selected it; allocates nothing.")
-    async def draft_amount(self, info: Info) -> Decimal:
-        loaders = info.context.loaders
-        if isinstance(self.row, PurchaseOrderRow):
-            return await loaders.purchase_order_draft_amount.load(self.row.id)
-        return await loaders.order_draft_amount.load(self.row.id)
 
     @strawberry.field(description="status is ACTIVE and it is of the kind its account uses (PO or order).")
     async def selectable(self, info: Info) -> bool:
@@ -205,6 +201,7 @@ def _source_fields(row: OrderRow | PurchaseOrderRow) -> dict[str, Any]:
         "currency": order.currency,
         "allocated_amount": row.allocated_amount,
         "unallocated_amount": budget_sources.unallocated(row),
+        "draft_amount": row.draft_amount,
         "start_date": order.start_date,
         "end_date": order.end_date,
         "status": BudgetSourceStatus(budget_sources.status(row)),

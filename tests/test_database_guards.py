@@ -98,3 +98,28 @@ async def test_check_ledger_reports_differences_and_exits_non_zero(
     dirty = check_ledger(database_url)
     assert dirty.returncode == 1
     assert "DIFFERENCE Order" in dirty.stdout and "1 differences" in dirty.stdout
+
+
+async def test_draft_totals_follow_every_change_of_a_draft(
+    world: World, db: asyncpg.Connection, database_url: str
+) -> None:
+    campaign = pk((await world.draft())["id"])
+    totals = "SELECT (SELECT draft_amount FROM purchase_orders), (SELECT draft_amount FROM orders)"
+    await db.execute(
+        "UPDATE campaigns SET budget = 70, order_id = $2, purchase_order_id = $3 WHERE id = $1",
+        campaign,
+        pk(world.order),
+        pk(world.po),
+    )
+    assert tuple(await db.fetchrow(totals)) == (70, 70)
+    await db.execute("UPDATE campaigns SET budget = 30 WHERE id = $1", campaign)
+    assert tuple(await db.fetchrow(totals)) == (30, 30)
+    await db.execute("UPDATE campaigns SET purchase_order_id = NULL WHERE id = $1", campaign)
+    assert tuple(await db.fetchrow(totals)) == (0, 30)
+    await db.execute("DELETE FROM campaigns WHERE id = $1", campaign)
+    assert tuple(await db.fetchrow(totals)) == (0, 0)
+    with pytest.raises(asyncpg.CheckViolationError):
+        await db.execute("UPDATE orders SET draft_amount = -1")
+    assert check_ledger(database_url).returncode == 0
+    await db.execute("UPDATE orders SET draft_amount = 5")
+    assert "draft total 5.00" in check_ledger(database_url).stdout
