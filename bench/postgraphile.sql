@@ -5,7 +5,4 @@ CREATE OR REPLACE FUNCTION purchase_orders_display_name(p purchase_orders) RETUR
 $$;
 CREATE OR REPLACE FUNCTION purchase_orders_unallocated_amount(p purchase_orders) RETURNS numeric
     LANGUAGE sql STABLE AS $$ SELECT greatest(p.amount - p.allocated_amount, 0) $$;
-CREATE OR REPLACE FUNCTION purchase_orders_draft_amount(p purchase_orders) RETURNS numeric
-    LANGUAGE sql STABLE AS $$
-    SELECT coalesce(sum(c.budget), 0) FROM campaigns c WHERE c.purchase_order_id = p.id AND c.status = 'DRAFT'
-$$;
+-- draftAmount is a column of purchase_orders (kept by a trigger), so PostGraphile exposes it as is.

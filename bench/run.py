@@ -45,7 +45,8 @@ BUDGETLINE_W2 = """query($id: ID!) { account(id: $id) { campaigns(first: 50) { e
   name status budget budgetSource { displayName unallocatedAmount } audience { name } } } } } }"""
 POSTGRAPHILE_W1 = """query($id: BigInt!) { allPurchaseOrders(condition: {accountId: $id}, orderBy: PRIMARY_KEY_ASC) {
   nodes { displayName amount unallocatedAmount draftAmount } } }"""
-POSTGRAPHILE_W2 = """query($id: BigInt!) { allCampaigns(condition: {accountId: $id}, first: 50, orderBy: PRIMARY_KEY_DESC) {
+POSTGRAPHILE_W2 = """query($id: BigInt!) {
+  allCampaigns(condition: {accountId: $id}, first: 50, orderBy: PRIMARY_KEY_DESC) {
   nodes { name status budget %(po)s { displayName unallocatedAmount } %(audience)s { name } } } }"""
 PUBLISH = "mutation($id: ID!) { publishCampaign(input: {campaignId: $id}) { __typename ... on UserError { code } } }"
 
@@ -78,7 +79,9 @@ class Server:
 
     def start(self) -> None:
         command = [part.replace("{port}", str(self.port)) for part in self.command]
-        self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{self.kind}-", suffix=".log", delete=False)
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115  # open for the server's whole life
+            prefix=f"bench-{self.kind}-", suffix=".log", delete=False
+        )
         self.proc = subprocess.Popen(
             command, env={**os.environ, **self.env}, stdout=self.log, stderr=self.log, cwd=ROOT
         )
@@ -233,7 +236,7 @@ def wrk(
         stop.set()
         sampler.join()
         script.unlink()
-    line = next(l for l in out.splitlines() if l.startswith("RESULT"))
+    line = next(row for row in out.splitlines() if row.startswith("RESULT"))
     requests, duration_us, p50_us, p99_us, socket_errors, status_errors = map(int, line.split()[1:])
     return requests / (duration_us / 1e6), p50_us / 1000, p99_us / 1000, socket_errors + status_errors, peak[0]
 
@@ -504,7 +507,7 @@ COMMIT;
                     body = json.dumps({"query": query, "variables": variables})
                     await check_same_data(server.url, viewer, body)
                     wrk(server.url, viewer, body, 1, self.args.warmup, server)
-                    rps, p50, p99, _, _ = wrk(server.url, viewer, body, 1, self.args.duration, server)
+                    _, p50, p99, _, _ = wrk(server.url, viewer, body, 1, self.args.duration, server)
                     rows.append((size, workload, p50, p99))
                     print(f"growth {size:>7} {workload} p50 {p50:.2f} ms p99 {p99:.2f} ms", flush=True)
             finally:

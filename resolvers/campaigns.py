@@ -96,12 +96,13 @@ async def check_budget_and_schedule(session: AsyncSession, row: CampaignRow, *, 
     if missing:
         raise StepIncomplete(f"step BUDGET_AND_SCHEDULE needs: {', '.join(missing)}", missing)
     assert row.budget is not None and row.start_date is not None and row.end_date is not None
+    # Read before the source locks: every statement inside them lengthens the queue on a hot PO.
+    account = await session.get(AccountRow, row.account_id, populate_existing=True)
+    assert account is not None
     if lock:
         source = await budget_sources.lock_source(session, row.order_id, row.purchase_order_id)
     else:
         source = await read_source(session, row.order_id, row.purchase_order_id)
-    account = await session.get(AccountRow, row.account_id, populate_existing=True)
-    assert account is not None
     budget_sources.check_selectable(source, account)
     budget_sources.check_within_term(source, row.start_date, row.end_date)
     budget_sources.check_fits(row.budget, source)
