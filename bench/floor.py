@@ -27,18 +27,11 @@ def money(value: Decimal) -> str:
 async def dropdown(conn: asyncpg.Connection, account_id: int) -> dict[str, Any]:
     account = await conn.fetchrow("SELECT id, requires_purchase_order FROM accounts WHERE id = $1", account_id)
     rows = await conn.fetch(
-        """SELECT p.id, p.po_number, p.amount, p.allocated_amount, o.order_number, o.end_date, o.cancelled_at,
-                  p.cancelled_at AS po_cancelled
+        """SELECT p.id, p.po_number, p.amount, p.allocated_amount, p.draft_amount, o.order_number, o.end_date,
+                  o.cancelled_at, p.cancelled_at AS po_cancelled
            FROM purchase_orders p JOIN orders o ON o.id = p.order_id
            WHERE p.account_id = $1 ORDER BY p.id""",
         account["id"],
-    )
-    drafts = dict(
-        await conn.fetch(
-            """SELECT purchase_order_id, coalesce(sum(budget), 0) FROM campaigns
-               WHERE purchase_order_id = any($1::bigint[]) AND status = 'DRAFT' GROUP BY purchase_order_id""",
-            [r["id"] for r in rows],
-        )
     )
     return {
         "account": {
@@ -47,7 +40,7 @@ async def dropdown(conn: asyncpg.Connection, account_id: int) -> dict[str, Any]:
                     "displayName": f"PO {r['po_number']} (Order {r['order_number']})",
                     "amount": money(r["amount"]),
                     "unallocatedAmount": money(max(r["amount"] - r["allocated_amount"], Decimal(0))),
-                    "draftAmount": money(drafts.get(r["id"], Decimal(0))),
+                    "draftAmount": money(r["draft_amount"]),
                 }
                 for r in rows
                 if r["cancelled_at"] is None and r["po_cancelled"] is None

@@ -7,7 +7,8 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from budgetline.observability import configure_logging
@@ -31,14 +32,22 @@ def resolve_database(settings: Settings) -> tuple[str, Callable[[], None] | None
     return url, server.stop
 
 
-def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
+@contextmanager
+def migrated_database(settings: Settings, *, upgrade: bool = True) -> Iterator[str]:
+    """The database URL, migrated to head; an embedded server started for it stops on exit."""
     url, stop = resolve_database(settings)
     try:
-        migrate.upgrade(url)
-        print(f"database at revision {migrate.head_revision()}")
+        if upgrade:
+            migrate.upgrade(url)
+        yield url
     finally:
         if stop:
             stop()
+
+
+def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
+    with migrated_database(settings):
+        print(f"database at revision {migrate.head_revision()}")
     return 0
 
 
@@ -83,16 +92,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
     from budgetline.keys import create_api_key
 
-    url, stop = resolve_database(settings)
     try:
-        migrate.upgrade(url)
-        secret = asyncio.run(create_api_key(url, name=args.name, role=args.role, account_id=args.account))
+        with migrated_database(settings) as url:
+            secret = asyncio.run(create_api_key(url, name=args.name, role=args.role, account_id=args.account))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    finally:
-        if stop:
-            stop()
     print(f"created {args.role} key {args.name!r}; its secret (shown only now):")
     print(secret)
     return 0
@@ -101,13 +106,8 @@ def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from budgetline import demo
 
-    url, stop = resolve_database(settings)
-    try:
-        migrate.upgrade(url)
+    with migrated_database(settings) as url:
         asyncio.run(demo.load(url, settings, host=settings.host, port=settings.port))
-    finally:
-        if stop:
-            stop()
     return 0
 
 
@@ -115,7 +115,7 @@ def cmd_check_ledger(settings: Settings, _: argparse.Namespace) -> int:
     from db.queries import ledger_differences
     from db.session import create_engine
 
-    async def check() -> tuple[int, list[Any]]:
+    async def check(url: str) -> tuple[int, list[Any]]:
         engine = create_engine(url, pool_size=1, max_overflow=0)
         try:
             async with engine.connect() as conn:
@@ -123,12 +123,8 @@ def cmd_check_ledger(settings: Settings, _: argparse.Namespace) -> int:
         finally:
             await engine.dispose()
 
-    url, stop = resolve_database(settings)
-    try:
-        checked, differences = asyncio.run(check())
-    finally:
-        if stop:
-            stop()
+    with migrated_database(settings, upgrade=False) as url:  # a check changes nothing
+        checked, differences = asyncio.run(check(url))
     for difference in differences:
         print(f"DIFFERENCE {difference}")
     print(f"checked {checked} budget sources: {len(differences)} differences")

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -170,44 +171,27 @@ async def list_for_account(ctx: Context, account: AccountRow, *, include_inactiv
     return [s for s in sources if status(s) == "ACTIVE"]
 
 
-async def orders_of_account(ctx: Context, account_id: int) -> list[OrderRow]:
+async def _listed(ctx: Context, stmt: Select[Any]) -> list[Any]:
+    """Rows of a list field, primed into the loaders so nested fields do not read them again."""
     async with ctx.read() as session:
-        rows = list(
-            await session.scalars(select(OrderRow).where(OrderRow.account_id == account_id).order_by(OrderRow.id))
-        )
+        rows = list((await session.scalars(stmt)).unique())
     for row in rows:
         ctx.loaders.prime(row)
     return rows
+
+
+async def orders_of_account(ctx: Context, account_id: int) -> list[OrderRow]:
+    return await _listed(ctx, select(OrderRow).where(OrderRow.account_id == account_id).order_by(OrderRow.id))
 
 
 async def purchase_orders_of_account(ctx: Context, account_id: int) -> list[PurchaseOrderRow]:
-    async with ctx.read() as session:
-        rows = list(
-            (
-                await session.scalars(
-                    select(PurchaseOrderRow)
-                    .where(PurchaseOrderRow.account_id == account_id)
-                    .order_by(PurchaseOrderRow.id)
-                )
-            ).unique()
-        )
-    for row in rows:
-        ctx.loaders.prime(row)
-    return rows
+    stmt = select(PurchaseOrderRow).where(PurchaseOrderRow.account_id == account_id)
+    return await _listed(ctx, stmt.order_by(PurchaseOrderRow.id))
 
 
 async def purchase_orders_of_order(ctx: Context, order_id: int) -> list[PurchaseOrderRow]:
-    async with ctx.read() as session:
-        rows = list(
-            (
-                await session.scalars(
-                    select(PurchaseOrderRow).where(PurchaseOrderRow.order_id == order_id).order_by(PurchaseOrderRow.id)
-                )
-            ).unique()
-        )
-    for row in rows:
-        ctx.loaders.prime(row)
-    return rows
+    stmt = select(PurchaseOrderRow).where(PurchaseOrderRow.order_id == order_id)
+    return await _listed(ctx, stmt.order_by(PurchaseOrderRow.id))
 
 
 async def get_visible(ctx: Context, type_name: str, pk: int) -> SourceRow | None:
