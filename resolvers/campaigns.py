@@ -199,58 +199,23 @@ async def update(
     name = validation.name(changes.name or "", "name") if "name" in given else None
     if "budget" in given and changes.budget is not None:
         validation.positive_amount(changes.budget, "budget")
+    schedule_field = "startDate" if "startDate" in given else "endDate"
 
     async def work(session: AsyncSession) -> CampaignRow:
         row = await lock_campaign(session, ctx.principal, campaign_id, expected_version)
-        published = row.status == "PUBLISHED"
         before = (row.name, row.audience_id, row.budget, row.start_date, row.end_date)
-
         if "audienceId" in given:
-            audience = (
-                await get_audience(session, ctx.principal, row.account_id, changes.audience_id)
-                if changes.audience_id is not None
-                else None
-            )
-            new_audience_id = audience.id if audience else None
-            if new_audience_id != row.audience_id:
-                refuse_locked_change(row, "audienceId", "audience")
-            row.audience_id = new_audience_id
-        if published:
-            for field in ("budget", "startDate", "endDate"):
-                if field in given and getattr(changes, _attr(field)) is None:
-                    raise InvalidInput(f"{field} of a published campaign cannot be cleared", field)
+            row.audience_id = await changed_audience(session, ctx.principal, row, changes.audience_id)
         if name is not None:
             row.name = name
-        new_budget = changes.budget if "budget" in given else row.budget
+        budget = changes.budget if "budget" in given else row.budget
         start = changes.start_date if "startDate" in given else row.start_date
         end = changes.end_date if "endDate" in given else row.end_date
         if start is not None and end is not None and start > end:
-            raise InvalidInput(
-                "startDate must be on or before endDate", "startDate" if "startDate" in given else "endDate"
-            )
-
-        if published and (new_budget != row.budget or (start, end) != (row.start_date, row.end_date)):
-            assert row.order_id is not None and new_budget is not None and start is not None and end is not None
-            source = await budget_sources.lock_source(session, row.order_id, row.purchase_order_id)
-            if (start, end) != (row.start_date, row.end_date):
-                budget_sources.check_within_term(source, start, end, "startDate" if "startDate" in given else "endDate")
-            assert row.budget is not None
-            delta = new_budget - row.budget
-            if delta > 0:
-                # An increase allocates more: the source must still be usable and have room.
-                current = budget_sources.status(source)
-                if current != "ACTIVE":
-                    raise BudgetSourceProblem(
-                        f"{budget_sources.display_name(source)} is {current.lower()}: the budget cannot grow",
-                        "budget",
-                        code="BUDGET_SOURCE_NOT_SELECTABLE",
-                    )
-                budget_sources.check_fits(delta, source, "budget")
-            if delta != 0:
-                reason = "budget increase" if delta > 0 else "budget decrease"
-                record_allocation(session, row, source, delta, reason, ctx.principal.actor)
-
-        row.budget, row.start_date, row.end_date = new_budget, start, end
+            raise InvalidInput("startDate must be on or before endDate", schedule_field)
+        if row.status == "PUBLISHED":
+            await change_published(session, row, changes, budget, start, end, schedule_field, ctx.principal.actor)
+        row.budget, row.start_date, row.end_date = budget, start, end
         if (row.name, row.audience_id, row.budget, row.start_date, row.end_date) != before:
             touch(row)
         await session.flush()
@@ -259,8 +224,57 @@ async def update(
     return await ctx.transact(work)
 
 
-def _attr(field: str) -> str:
-    return {"startDate": "start_date", "endDate": "end_date"}.get(field, field)
+async def changed_audience(
+    session: AsyncSession, principal: Principal, row: CampaignRow, audience_id: str | None
+) -> int | None:
+    """The new audience of the campaign's account; refused once published (R6)."""
+    audience = await get_audience(session, principal, row.account_id, audience_id) if audience_id else None
+    new_id = audience.id if audience else None
+    if new_id != row.audience_id:
+        refuse_locked_change(row, "audienceId", "audience")
+    return new_id
+
+
+async def change_published(
+    session: AsyncSession,
+    row: CampaignRow,
+    changes: CampaignChanges,
+    budget: Decimal | None,
+    start: date | None,
+    end: date | None,
+    schedule_field: str,
+    actor: str,
+) -> None:
+    """R6: budget and schedule of a published campaign, checked under the source locks.
+
+    An increase must fit the source's (and its order's) unallocated amount, a decrease frees
+    budget at once, and the schedule stays within the term; each change is a ledger entry.
+    """
+    for field, value in (("budget", changes.budget), ("startDate", changes.start_date), ("endDate", changes.end_date)):
+        if field in changes.given and value is None:
+            raise InvalidInput(f"{field} of a published campaign cannot be cleared", field)
+    assert row.order_id is not None and row.budget is not None
+    assert budget is not None and start is not None and end is not None
+    schedule_changed = (start, end) != (row.start_date, row.end_date)
+    if budget == row.budget and not schedule_changed:
+        return
+    source = await budget_sources.lock_source(session, row.order_id, row.purchase_order_id)
+    if schedule_changed:
+        budget_sources.check_within_term(source, start, end, schedule_field)
+    delta = budget - row.budget
+    if delta > 0:
+        # An increase allocates more: the source must still be usable and have room.
+        current = budget_sources.status(source)
+        if current != "ACTIVE":
+            raise BudgetSourceProblem(
+                f"{budget_sources.display_name(source)} is {current.lower()}: the budget cannot grow",
+                "budget",
+                code="BUDGET_SOURCE_NOT_SELECTABLE",
+            )
+        budget_sources.check_fits(delta, source, "budget")
+    if delta != 0:
+        reason = "budget increase" if delta > 0 else "budget decrease"
+        record_allocation(session, row, source, delta, reason, actor)
 
 
 async def assign_budget_source(
