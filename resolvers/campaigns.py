@@ -402,6 +402,26 @@ async def page(ctx: Context, *, where: Any, first: int, after: str | None, statu
     return result
 
 
+async def prefetch(ctx: Context, rows: list[CampaignRow], *, audiences: bool, sources: bool, orders: bool) -> None:
+    """Load what the page's items will ask for in one batch per kind, before they ask.
+
+    The items then find their rows in the loaders' caches and resolve without awaiting,
+    which is most of the cost of a nested object in a list (see docs/benchmarks.md).
+    """
+    loads: list[Any] = []
+    if audiences:
+        loads.append(ctx.loaders.audience.load_many(sorted({r.audience_id for r in rows if r.audience_id})))
+    if sources:
+        loads.append(
+            ctx.loaders.purchase_order.load_many(sorted({r.purchase_order_id for r in rows if r.purchase_order_id}))
+        )
+    order_ids = {r.order_id for r in rows if r.order_id and (orders or (sources and not r.purchase_order_id))}
+    if order_ids:
+        loads.append(ctx.loaders.order.load_many(sorted(order_ids)))
+    for load in loads:
+        await load
+
+
 async def of_account(
     ctx: Context, account_id: int, first: int, after: str | None, status: str | None
 ) -> Page[CampaignRow]:

@@ -51,3 +51,11 @@ class Loaders:
             loader.prime(row.id, row)
             if isinstance(row, PurchaseOrderRow):
                 self.order.prime(row.order_id, row.order)
+
+
+def cached(loader: DataLoader[int, R | None], key: int) -> tuple[bool, R | None]:
+    """(True, row) when the loader already holds the row of `key`: no await needed for it."""
+    future = loader.cache_map.get(key)
+    if future is None or not future.done() or future.cancelled() or future.exception() is not None:
+        return False, None
+    return True, future.result()

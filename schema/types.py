@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import strawberry
+from strawberry.dataloader import DataLoader
+from strawberry.types.nodes import FragmentSpread, InlineFragment
 
 from db.models import (
     AccountRow,
@@ -19,10 +22,12 @@ from db.models import (
 )
 from resolvers import accounts, audiences, budget_sources, campaigns, ids
 from resolvers.context import Context
+from resolvers.loaders import cached
 from resolvers.pagination import Page
 from schema.enums import BudgetSourceStatus, CampaignField, CampaignStatus, CampaignStep, Role
 
 Info = strawberry.Info[Context, None]
+T = TypeVar("T")
 
 
 @strawberry.interface(description="An object with an opaque global ID; Query.node(id:) resolves any of them.")
@@ -142,7 +147,7 @@ class Account(Node):
         page = await campaigns.of_account(
             info.context, self.row.id, _first(first, 20), after, status.value if status else None
         )
-        return CampaignConnection.from_page(page)
+        return await _campaign_page(info, page)
 
 
 @strawberry.interface(description="What a campaign draws its budget from: a PurchaseOrder or an Order.")
@@ -181,7 +186,7 @@ class BudgetSource:
         page = await campaigns.of_source(
             info.context, self.row, _first(first, 20), after, status.value if status else None
         )
-        return CampaignConnection.from_page(page)
+        return await _campaign_page(info, page)
 
     @strawberry.field(description="The allocation ledger, newest first (for an order: with its POs' entries).")
     async def allocations(self, info: Info, first: int | None = 50, after: str | None = None) -> AllocationConnection:
@@ -243,6 +248,54 @@ def source_from_row(row: OrderRow | PurchaseOrderRow) -> Order | PurchaseOrder:
     return PurchaseOrder.from_row(row) if isinstance(row, PurchaseOrderRow) else Order.from_row(row)
 
 
+def _related(
+    loader: DataLoader[int, Any], key: int | None, convert: Callable[[Any], T]
+) -> T | Awaitable[T | None] | None:
+    """The converted row of `key` now if the loader holds it, else an awaitable of it
+    (resolvers return either; graphql-core awaits what is awaitable)."""
+    if key is None:
+        return None
+    hit, row = cached(loader, key)
+    if hit:
+        return convert(row) if row is not None else None
+    return _load_related(loader, key, convert)
+
+
+async def _load_related(loader: DataLoader[int, Any], key: int, convert: Callable[[Any], T]) -> T | None:
+    row = await loader.load(key)
+    return convert(row) if row is not None else None
+
+
+def _node_fields(info: Info) -> set[str]:
+    """Field names selected under `edges { node { ... } }` of this connection (fragments flattened)."""
+    names: set[str] = set()
+
+    def walk(selections: list[Any], depth: int) -> None:
+        for selection in selections:
+            if isinstance(selection, (FragmentSpread, InlineFragment)):
+                walk(selection.selections, depth)
+            elif depth == 2:
+                names.add(selection.name)
+            elif selection.name == ("edges", "node")[depth]:
+                walk(selection.selections, depth + 1)
+
+    for field in info.selected_fields:
+        walk(field.selections, 0)
+    return names
+
+
+async def _campaign_page(info: Info, page: Page[CampaignRow]) -> CampaignConnection:
+    wanted = _node_fields(info)
+    await campaigns.prefetch(
+        info.context,
+        page.items,
+        audiences="audience" in wanted,
+        sources="budgetSource" in wanted,
+        orders=bool(wanted & {"order", "currency"}),
+    )
+    return CampaignConnection.from_page(page)
+
+
 def _must(value: Any) -> Any:
     # Foreign keys guarantee the row; a None here is a server fault, not a user error.
     if value is None:
@@ -294,38 +347,34 @@ class Campaign(Node):
             updated_at=row.updated_at,
         )
 
+    # These return the object at once when a list field prefetched it (campaigns.prefetch),
+    # else an awaitable that loads it: graphql-core awaits whatever is awaitable.
     @strawberry.field
-    async def audience(self, info: Info) -> Audience | None:
-        if self.row.audience_id is None:
-            return None
-        row = await info.context.loaders.audience.load(self.row.audience_id)
-        return Audience.from_row(row) if row else None
+    def audience(self, info: Info) -> Audience | None:
+        loaders = info.context.loaders
+        return cast("Audience | None", _related(loaders.audience, self.row.audience_id, Audience.from_row))
 
     @strawberry.field(description="The budget source's currency, once one is assigned.")
-    async def currency(self, info: Info) -> str | None:
-        if self.row.order_id is None:
-            return None
-        order = await info.context.loaders.order.load(self.row.order_id)
-        return order.currency if order else None
+    def currency(self, info: Info) -> str | None:
+        return cast("str | None", _related(info.context.loaders.order, self.row.order_id, lambda o: o.currency))
 
     @strawberry.field
-    async def budget_source(self, info: Info) -> BudgetSource | None:
-        row = await budget_sources.load_source(info.context, self.row.order_id, self.row.purchase_order_id)
-        return source_from_row(row) if row else None
+    def budget_source(self, info: Info) -> BudgetSource | None:
+        loaders = info.context.loaders
+        if self.row.purchase_order_id is not None:
+            po = _related(loaders.purchase_order, self.row.purchase_order_id, PurchaseOrder.from_row)
+            return cast("BudgetSource | None", po)
+        return cast("BudgetSource | None", _related(loaders.order, self.row.order_id, Order.from_row))
 
     @strawberry.field(description="The order behind the source: the source itself, or the PO's order.")
-    async def order(self, info: Info) -> Order | None:
-        if self.row.order_id is None:
-            return None
-        row = await info.context.loaders.order.load(self.row.order_id)
-        return Order.from_row(row) if row else None
+    def order(self, info: Info) -> Order | None:
+        return cast("Order | None", _related(info.context.loaders.order, self.row.order_id, Order.from_row))
 
     @strawberry.field(description="Null when the source is an order.")
-    async def purchase_order(self, info: Info) -> PurchaseOrder | None:
-        if self.row.purchase_order_id is None:
-            return None
-        row = await info.context.loaders.purchase_order.load(self.row.purchase_order_id)
-        return PurchaseOrder.from_row(row) if row else None
+    def purchase_order(self, info: Info) -> PurchaseOrder | None:
+        loaders = info.context.loaders
+        po = _related(loaders.purchase_order, self.row.purchase_order_id, PurchaseOrder.from_row)
+        return cast("PurchaseOrder | None", po)
 
     @strawberry.field
     async def account(self, info: Info) -> Account:

@@ -188,3 +188,33 @@ async def test_partner_tool_update_and_schedule_round_trip(api: Api) -> None:
     )
     cleared = await world.ok("updateCampaign", {"campaignId": campaign, "budget": None, "audienceId": None})
     assert cleared["budget"] is None and cleared["audience"] is None
+
+
+async def test_prefetched_list_items_match_the_same_campaigns_read_one_by_one(api: Api) -> None:
+    """The list prefetches related rows for its items; node(id) loads them on demand: same answers."""
+    world = await api.world(requires_po=False, order_amount="10000.00")
+    await world.published("100.00", world.order)  # an order as source
+    await api.mutate(
+        "updateAccount", {"accountId": world.account, "requiresPurchaseOrder": True}, select="... on Account { id }"
+    )
+    po = await api.create_po(world.order, "PO-MIX", "500.00")
+    await world.at_review("50.00", po)  # a PO as source
+    await world.draft("No source yet", with_audience=False)
+    fields = """id name currency audience { name } budgetSource { __typename displayName unallocatedAmount }
+      order { displayName } purchaseOrder { displayName }"""
+    listed = await api.gql(
+        f"query($id: ID!) {{ account(id: $id) {{ campaigns(first: 10) {{ edges {{ node {{ {fields} }} }} }} }} }}",
+        {"id": world.account},
+        world.viewer,
+    )
+    nodes = [e["node"] for e in listed["account"]["campaigns"]["edges"]]
+    assert len(nodes) == 3
+    for node in nodes:
+        one = await api.gql(
+            f"query($id: ID!) {{ node(id: $id) {{ ... on Campaign {{ {fields} }} }} }}",
+            {"id": node["id"]},
+            world.viewer,
+        )
+        assert one["node"] == node
+    kinds = sorted(str((n["budgetSource"] or {}).get("__typename")) for n in nodes)
+    assert kinds == ["None", "Order", "PurchaseOrder"]
