@@ -29,7 +29,7 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 
 from budgetline import idempotency
 from budgetline.auth import bearer_secret
-from budgetline.errors import format_error, is_request_error
+from budgetline.errors import format_error, is_request_error, json_error
 from budgetline.graphiql import ASSETS_DIR, ASSETS_PATH, self_hosted
 from budgetline.limits import BodyLimit, PayloadTooLarge, schema_extensions
 from budgetline.observability import Metrics, OperationName
@@ -46,14 +46,6 @@ access_log = logging.getLogger("budgetline.request")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-def _json_error(request: Request, status: int, message: str, code: str, **headers: str) -> JSONResponse:
-    """An error outside GraphQL execution (authentication, transport, outages)."""
-    request_id = request.state.request_id
-    request.state.codes.append(code)
-    body = {"errors": [{"message": message, "extensions": {"code": code, "requestId": request_id}}]}
-    return JSONResponse(body, status_code=status, headers={"X-Request-Id": request_id, **headers})
 
 
 async def _close(session: AsyncSession) -> None:
@@ -133,7 +125,7 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             secret = bearer_secret(request)
             principal = await authenticate(session, secret) if secret else None
             if principal is None:
-                return _json_error(
+                return json_error(
                     request,
                     401,
                     "a valid API key is required: send Authorization: Bearer <secret>",
@@ -155,14 +147,14 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         except Exception as exc:
             if not database_unavailable(exc):
                 log.exception("unhandled error (request %s)", request_id)
-                return _json_error(
+                return json_error(
                     request,
                     500,
                     f"Internal server error (request id {request_id})",
                     "INTERNAL_SERVER_ERROR",
                 )
             log.warning("database unavailable (request %s): %s", request_id, type(exc).__name__)
-            return _json_error(request, 503, "the database is unavailable; retry shortly", "SERVICE_UNAVAILABLE")
+            return json_error(request, 503, "the database is unavailable; retry shortly", "SERVICE_UNAVAILABLE")
         finally:
             await _close(session)
 
@@ -181,12 +173,12 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             request.state.context = context
             response = await self.run(request, context=context)
         except PersistedQueryNotFound:
-            return _json_error(request, 200, "PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
+            return json_error(request, 200, "PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
         except HTTPException as exc:
             if request.method == "GET" and "not allowed" in exc.reason:
                 # GraphQL over HTTP: only queries travel over GET.
-                return _json_error(request, 405, exc.reason, "BAD_REQUEST", Allow="POST")
-            return _json_error(request, exc.status_code, exc.reason, "BAD_REQUEST")
+                return json_error(request, 405, exc.reason, "BAD_REQUEST", Allow="POST")
+            return json_error(request, exc.status_code, exc.reason, "BAD_REQUEST")
         return self._negotiate(request, response)
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
@@ -240,19 +232,17 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
 
 
 def create_app(database_url: str, settings: Settings, on_shutdown: list[Callable[[], Any]] | None = None) -> Starlette:
-    engine = create_engine(
-        database_url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        statement_timeout_ms=settings.statement_timeout_ms,
-    )
+    def new_engine() -> AsyncEngine:
+        return create_engine(
+            database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            statement_timeout_ms=settings.statement_timeout_ms,
+        )
+
+    engine = new_engine()
     # Idempotent requests wait on each other here, never on the pool the work itself needs.
-    guard_engine = create_engine(
-        database_url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        statement_timeout_ms=settings.statement_timeout_ms,
-    )
+    guard_engine = new_engine()
     metrics = Metrics(engine)
     graphql_app = BudgetlineGraphQL(engine, guard_engine, settings, metrics)
 

@@ -6,6 +6,8 @@ import logging
 from typing import Any
 
 from graphql import ArgumentNode, GraphQLError, Node, ObjectFieldNode, Visitor, parse, visit
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from db.session import database_unavailable
 from resolvers.errors import UserError
@@ -88,6 +90,15 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
         "path": error.path,
         "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
     }
+
+
+def json_error(request: Request, status: int, message: str, code: str, **headers: str) -> JSONResponse:
+    """An error outside GraphQL execution (authentication, transport, idempotency, outages),
+    with the request id, and its code counted for the request log and metrics."""
+    request_id = request.state.request_id
+    request.state.codes.append(code)
+    body = {"errors": [{"message": message, "extensions": {"code": code, "requestId": request_id}}]}
+    return JSONResponse(body, status_code=status, headers={"X-Request-Id": request_id, **headers})
 
 
 def is_request_error(errors: list[GraphQLError] | None, data: Any) -> bool:

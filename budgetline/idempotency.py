@@ -14,8 +14,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from budgetline.errors import json_error
 from db import idempotency as store
 from resolvers.context import Principal
 
@@ -23,10 +24,6 @@ HEADER = "idempotency-key"
 _VALID = re.compile(r"^[\x21-\x7e]{1,255}$")
 # How long a retry waits for the first request with the same key before giving up with 409.
 WAIT_MS = 30_000
-
-
-def error(status: int, message: str, code: str) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status)
 
 
 async def perform_once(
@@ -37,7 +34,7 @@ async def perform_once(
     execute: Callable[[str], Awaitable[Response]],
 ) -> Response:
     if not _VALID.match(key):
-        return error(400, "Idempotency-Key must be 1 to 255 printable ASCII characters", "BAD_REQUEST")
+        return json_error(request, 400, "Idempotency-Key must be 1 to 255 printable ASCII characters", "BAD_REQUEST")
     request_hash = hashlib.sha256(request.method.encode() + b" " + await request.body()).digest()
     # A connection of its own (from its own pool), holding the key's row lock until the
     # response is stored: concurrent retries wait on it, and a crash releases it.
@@ -49,12 +46,18 @@ async def perform_once(
         except DBAPIError as exc:
             if getattr(exc.orig, "sqlstate", None) not in ("55P03", "57014"):  # lock or statement timeout
                 raise
-            return error(
-                409, "a request with this Idempotency-Key is still running; retry later", "IDEMPOTENCY_KEY_IN_USE"
+            return json_error(
+                request,
+                409,
+                "a request with this Idempotency-Key is still running; retry later",
+                "IDEMPOTENCY_KEY_IN_USE",
             )
         if stored is not None and stored.request_hash != request_hash:
-            return error(
-                422, "this Idempotency-Key was used with a different request; use a new key", "IDEMPOTENCY_KEY_REUSED"
+            return json_error(
+                request,
+                422,
+                "this Idempotency-Key was used with a different request; use a new key",
+                "IDEMPOTENCY_KEY_REUSED",
             )
         if stored is not None and stored.status_code is not None:
             replay = Response(stored.response_body or b"", stored.status_code, media_type=stored.content_type)
@@ -62,7 +65,8 @@ async def perform_once(
             return replay
         if await store.effect_committed(conn, principal.api_key_id, key):
             # The first attempt committed its effect but died before storing its response.
-            response: Response = error(
+            response: Response = json_error(
+                request,
                 409,
                 "this request was already performed but its response was lost; read the current state instead",
                 "IDEMPOTENCY_RESPONSE_LOST",

@@ -142,14 +142,6 @@ async def lock_source(session: AsyncSession, order_id: int, purchase_order_id: i
     return order
 
 
-async def load_source(ctx: Context, order_id: int | None, purchase_order_id: int | None) -> SourceRow | None:
-    if purchase_order_id is not None:
-        return await ctx.loaders.purchase_order.load(purchase_order_id)
-    if order_id is not None:
-        return await ctx.loaders.order.load(order_id)
-    return None
-
-
 async def resolve_source_id(session: AsyncSession, principal: Principal, global_id: str, field: str) -> SourceRow:
     type_name, _ = ids.expect(global_id, field, "Order", "PurchaseOrder")
     model: type[SourceRow] = PurchaseOrderRow if type_name == "PurchaseOrder" else OrderRow

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -15,8 +14,6 @@ from db.models import AccountRow, AudienceRow, CampaignRow, OrderRow, PurchaseOr
 
 Reader = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 R = TypeVar("R")
-
-ZERO = Decimal("0.00")
 
 
 class Loaders:
