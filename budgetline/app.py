@@ -26,12 +26,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.types import ExecutionResult as StrawberryExecutionResult
 
 from budgetline import idempotency
 from budgetline.auth import bearer_secret
+from budgetline.compiled import CompiledQueries, Fallback
 from budgetline.errors import format_error, is_request_error, json_error
 from budgetline.graphiql import ASSETS_DIR, ASSETS_PATH, self_hosted
-from budgetline.limits import BodyLimit, PayloadTooLarge, schema_extensions
+from budgetline.limits import BodyLimit, PayloadTooLarge, schema_extensions, validation_rules
 from budgetline.observability import Metrics, OperationName
 from budgetline.persisted import PersistedQueries, PersistedQueryNotFound
 from budgetline.settings import Settings
@@ -64,6 +66,15 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         super().__init__(
             build_schema([*schema_extensions(settings), OperationName]),
             graphql_ide="graphiql" if settings.graphiql else None,
+        )
+        self.compiled = (
+            CompiledQueries(
+                self.schema._schema,  # type: ignore[attr-defined]  # the graphql-core schema
+                validation_rules(settings),
+                settings.max_tokens,
+            )
+            if settings.compiled_queries
+            else None
         )
         self.sessions = session_factory(engine)
         self.guard_engine = guard_engine
@@ -180,6 +191,32 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
                 return json_error(request, 405, exc.reason, "BAD_REQUEST", Allow="POST")
             return json_error(request, exc.status_code, exc.reason, "BAD_REQUEST")
         return self._negotiate(request, response)
+
+    async def execute_single(  # Strawberry's signature
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Any,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> StrawberryExecutionResult:
+        """A hot read with a compiled plan runs it; everything else, and any fallback, runs here."""
+        plan = None
+        if self.compiled is not None and request_data.query:
+            plan = self.compiled.plan(request_data.query, request_data.operation_name)
+        if plan is not None:
+            try:
+                result = await plan.execute(context, request_data.variables)
+            except Fallback:
+                self.metrics.execution.labels("fallback").inc()
+            else:
+                self.metrics.execution.labels("compiled").inc()
+                context.operation = plan.label
+                return result
+        else:
+            self.metrics.execution.labels("general").inc()
+        return await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
         data = await super().parse_http_body(request)
@@ -299,6 +336,7 @@ def create_app(database_url: str, settings: Settings, on_shutdown: list[Callable
         lifespan=lifespan,
     )
     app.state.engine = engine
+    app.state.metrics = metrics
     app.state.guard_engine = guard_engine
     return app
 

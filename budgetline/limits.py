@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from graphql import ASTValidationRule
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import (
     AddValidationRules,
@@ -21,15 +22,21 @@ from strawberry.extensions import (
 from budgetline.settings import Settings
 
 
-def schema_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    # The limiters make a new validation rule class each time they are built; build them once,
-    # so every request validates with the same rules and ValidationCache can hit.
+def validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
+    """The server's own rules, on top of the specification's: depth, aliases, introspection."""
     rules = [
         *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
     ]
     if not settings.introspection:
         rules.extend(DisableIntrospection().validation_rules)
+    return rules
+
+
+def schema_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
+    # The limiters make a new validation rule class each time they are built; build them once,
+    # so every request validates with the same rules and ValidationCache can hit.
+    rules = validation_rules(settings)
     return [
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: AddValidationRules(rules),

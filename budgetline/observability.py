@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from graphql import FieldNode, OperationDefinitionNode
+from graphql import DocumentNode, FieldNode, OperationDefinitionNode
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.extensions import SchemaExtension
@@ -69,6 +69,13 @@ class Metrics:
         self.errors = Counter(
             "budgetline_errors", "user errors and top-level errors by code", ["code"], registry=self.registry
         )
+        self.execution = Counter(
+            "budgetline_execution",
+            "queries and mutations by how they ran: compiled (a compiled plan answered), fallback "
+            "(a plan handed the request to graphql-core), general (graphql-core, no plan)",
+            ["path"],
+            registry=self.registry,
+        )
         pool_in_use = Gauge("budgetline_db_pool_in_use", "database connections checked out", registry=self.registry)
         pool_in_use.set_function(lambda: float(getattr(engine.pool, "checkedout", lambda: 0)()))
 
@@ -79,21 +86,25 @@ class Metrics:
             self.errors.labels(code).inc()
 
 
+def operation_label(document: DocumentNode, operation_name: str | None) -> str | None:
+    """ "<type>:<root fields>" of the operation a request runs, for the request log and metrics."""
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode) and (
+            operation_name is None or (definition.name is not None and definition.name.value == operation_name)
+        ):
+            fields = sorted({s.name.value for s in definition.selection_set.selections if isinstance(s, FieldNode)})
+            return f"{definition.operation.value}:{','.join(fields) or '-'}"
+    return None
+
+
 class OperationName(SchemaExtension):
-    """Records "<type>:<root fields>" of the executed operation on the request context."""
+    """Records operation_label() of the executed operation on the request context."""
 
     def on_execute(self) -> Iterator[None]:
         document = self.execution_context.graphql_document
         context = self.execution_context.context
         if document is not None and hasattr(context, "operation"):
-            wanted = self.execution_context.operation_name
-            for definition in document.definitions:
-                if isinstance(definition, OperationDefinitionNode) and (
-                    wanted is None or (definition.name is not None and definition.name.value == wanted)
-                ):
-                    fields = sorted(
-                        {s.name.value for s in definition.selection_set.selections if isinstance(s, FieldNode)}
-                    )
-                    context.operation = f"{definition.operation.value}:{','.join(fields) or '-'}"
-                    break
+            label = operation_label(document, self.execution_context.operation_name)
+            if label is not None:
+                context.operation = label
         yield

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     max_aliases: int = Field(default=30, ge=0, le=1000)
     max_tokens: int = Field(default=5000, ge=100, le=1_000_000)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Answer the hot read queries through compiled plans (budgetline/compiled.py); off: every
+    # request goes through graphql-core's execution, with the same responses.
+    compiled_queries: bool = True
     # Browser origins allowed to call the API (CORS), comma-separated, exact: "https://app.example.com".
     cors_origins: str = ""
     cors_allow_credentials: bool = False

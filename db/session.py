@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -80,8 +83,13 @@ _UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
 
 def database_unavailable(exc: BaseException) -> bool:
     """True when `exc` says the database cannot be reached now (the client should retry), not a bug."""
+    import asyncpg
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+    if isinstance(exc, asyncpg.PostgresError):  # raised by the driver itself (driver_connection)
+        return str(exc.sqlstate or "").startswith(_UNAVAILABLE_SQLSTATES)
+    if isinstance(exc, (asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError)):
+        return True
     if isinstance(exc, DBAPIError):
         sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
         return (
@@ -90,3 +98,23 @@ def database_unavailable(exc: BaseException) -> bool:
             or sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
         )
     return isinstance(exc, (OSError, ConnectionError, TimeoutError))
+
+
+@asynccontextmanager
+async def driver_connection(session: AsyncSession) -> AsyncIterator[Any]:
+    """The session's own asyncpg connection, for plain-SQL reads (db/reads.py).
+
+    SQLAlchemy does not see what runs here, so a failure that may leave the connection closed
+    or mid-protocol (a lost server, a cancelled request) invalidates it here: the pool never
+    hands it out again. An error the server reports in the normal way leaves it alone.
+    """
+    import asyncpg
+
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    try:
+        yield raw.driver_connection
+    except BaseException as exc:
+        if not isinstance(exc, asyncpg.PostgresError) or database_unavailable(exc):
+            await connection.invalidate()
+        raise

@@ -5,7 +5,9 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import reads
 from db.models import AccountRow
+from db.reads import Record
 from resolvers import validation
 from resolvers.access import get_account_for_write, require_account_team
 from resolvers.context import Context
@@ -14,6 +16,15 @@ from resolvers.context import Context
 async def get_visible(ctx: Context, pk: int) -> AccountRow | None:
     row = await ctx.loaders.account.load(pk)
     if row is None or not ctx.principal.can_see(row.id):
+        return None
+    return row
+
+
+async def visible_record(ctx: Context, pk: int) -> Record | None:
+    """get_visible as a plain-SQL record (db/reads.py), for budgetline/compiled.py."""
+    async with ctx.driver() as conn:
+        row = await reads.account(conn, pk)
+    if row is None or not ctx.principal.can_see(row["id"]):
         return None
     return row
 

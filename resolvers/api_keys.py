@@ -7,10 +7,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import reads
 from db.models import AccountRow, ApiKeyRow
+from db.session import driver_connection
 from resolvers import ids, validation
 from resolvers.access import get_account_for_write, require_account_team
 from resolvers.context import ROLES, Context, Principal
@@ -36,16 +37,19 @@ def hash_secret(secret: str) -> bytes:
 
 
 async def authenticate(session: AsyncSession, secret: str) -> Principal | None:
-    """The principal of a valid, unrevoked key; None otherwise."""
+    """The principal of a valid, unrevoked key; None otherwise.
+
+    Every request asks this first, so it reads through the driver (db/reads.py), on the
+    session's own connection: no ORM work, and no transaction of its own.
+    """
     if not secret.startswith(SECRET_PREFIX) or len(secret) > 200:
         return None
     digest = hash_secret(secret)
-    columns = (ApiKeyRow.id, ApiKeyRow.name, ApiKeyRow.role, ApiKeyRow.account_id, ApiKeyRow.secret_hash)
-    query = select(*columns).where(ApiKeyRow.secret_hash == digest, ApiKeyRow.revoked_at.is_(None))
-    row = (await session.execute(query)).first()
-    if row is None or not secrets.compare_digest(row.secret_hash, digest):
+    async with driver_connection(session) as connection:
+        row = await reads.api_key(connection, digest)
+    if row is None or not secrets.compare_digest(row["secret_hash"], digest):
         return None
-    return Principal(api_key_id=row.id, name=row.name, role=row.role, account_id=row.account_id)
+    return Principal(api_key_id=row["id"], name=row["name"], role=row["role"], account_id=row["account_id"])
 
 
 async def insert_key(session: AsyncSession, *, name: str, role: str, account_id: int | None) -> IssuedKey:

@@ -6,7 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import reads
 from db.models import AudienceRow
+from db.reads import Record
 from resolvers import validation
 from resolvers.access import get_account_for_write, raise_if_duplicate, require_writer, visible
 from resolvers.context import Context
@@ -26,6 +28,12 @@ async def list_for_account(ctx: Context, account_id: int) -> list[AudienceRow]:
 
 async def get_visible(ctx: Context, pk: int) -> AudienceRow | None:
     return visible(ctx.principal, await ctx.loaders.audience.load(pk))
+
+
+async def records_by_ids(ctx: Context, pks: set[int]) -> dict[int, Record]:
+    """Audiences as plain-SQL records (db/reads.py), for budgetline/compiled.py."""
+    async with ctx.driver() as conn:
+        return {r["id"]: r for r in await reads.audiences(conn, sorted(pks))}
 
 
 async def create(ctx: Context, *, account_id: str, name: str) -> AudienceRow:

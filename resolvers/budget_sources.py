@@ -14,7 +14,9 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import reads
 from db.models import AccountRow, OrderRow, PurchaseOrderRow
+from db.reads import Record
 from resolvers import ids, validation
 from resolvers.access import (
     get_account_for_write,
@@ -41,15 +43,24 @@ def order_of(source: SourceRow) -> OrderRow:
 
 def status(source: SourceRow, on: date | None = None) -> str:
     order = order_of(source)
-    if source.cancelled_at is not None or order.cancelled_at is not None:
+    return status_of(source.cancelled_at is not None or order.cancelled_at is not None, order.end_date, on)
+
+
+def status_of(cancelled: bool, end_date: date, on: date | None = None) -> str:
+    """CANCELLED when it or its order is cancelled, EXPIRED once its order's term has ended."""
+    if cancelled:
         return "CANCELLED"
-    if order.end_date < (on or today()):
+    if end_date < (on or today()):
         return "EXPIRED"
     return "ACTIVE"
 
 
 def unallocated(source: SourceRow) -> Decimal:
-    return max(source.amount - source.allocated_amount, ZERO)
+    return unallocated_of(source.amount, source.allocated_amount)
+
+
+def unallocated_of(amount: Decimal, allocated: Decimal) -> Decimal:
+    return max(amount - allocated, ZERO)
 
 
 def is_right_kind(source: SourceRow, account: AccountRow) -> bool:
@@ -62,8 +73,12 @@ def selectable(source: SourceRow, account: AccountRow) -> bool:
 
 def display_name(source: SourceRow) -> str:
     if isinstance(source, PurchaseOrderRow):
-        return f"PO {source.po_number} (Order {source.order.order_number})"
-    return f"Order {source.order_number}"
+        return display_name_of(source.order.order_number, source.po_number)
+    return display_name_of(source.order_number, None)
+
+
+def display_name_of(order_number: str, po_number: str | None) -> str:
+    return f"PO {po_number} (Order {order_number})" if po_number is not None else f"Order {order_number}"
 
 
 def global_id(source: SourceRow) -> str:
@@ -190,6 +205,43 @@ async def get_visible(ctx: Context, type_name: str, pk: int) -> SourceRow | None
     if type_name == "PurchaseOrder":
         return visible(ctx.principal, await ctx.loaders.purchase_order.load(pk))
     return visible(ctx.principal, await ctx.loaders.order.load(pk))
+
+
+# --- the same reads as plain-SQL records (db/reads.py), for budgetline/compiled.py -------
+
+
+def record_status(source: Record) -> str:
+    cancelled = source["cancelled_at"] is not None or source["order_cancelled_at"] is not None
+    return status_of(cancelled, source["end_date"])
+
+
+def record_selectable(source: Record, requires_purchase_order: bool) -> bool:
+    return record_status(source) == "ACTIVE" and (source["kind"] == "PurchaseOrder") == requires_purchase_order
+
+
+async def dropdown_records(ctx: Context, account: Record, *, include_inactive: bool) -> list[Record]:
+    """list_for_account over records: the kind the account uses, selectable ones unless asked."""
+    async with ctx.driver() as conn:
+        if account["requires_purchase_order"]:
+            sources = await reads.purchase_orders_of_account(conn, account["id"])
+        else:
+            sources = await reads.orders_of_account(conn, account["id"])
+    if include_inactive:
+        return sources
+    return [s for s in sources if record_status(s) == "ACTIVE"]
+
+
+async def records_by_ids(
+    ctx: Context, purchase_order_ids: set[int], order_ids: set[int]
+) -> dict[tuple[str, int], Record]:
+    """Sources by (kind, id): one statement per kind asked for."""
+    found: list[Record] = []
+    async with ctx.driver() as conn:
+        if purchase_order_ids:
+            found += await reads.purchase_orders(conn, sorted(purchase_order_ids))
+        if order_ids:
+            found += await reads.orders(conn, sorted(order_ids))
+    return {(r["kind"], r["id"]): r for r in found}
 
 
 # --- mutations (ACCOUNT_TEAM only) -------------------------------------------------------

@@ -16,7 +16,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import reads
 from db.models import AccountRow, AllocationRow, AudienceRow, CampaignRow, OrderRow, PurchaseOrderRow
+from db.reads import Record
 from resolvers import budget_sources, ids, validation
 from resolvers.access import get_account_for_write, get_for_write, not_found, require_writer, visible
 from resolvers.budget_sources import SourceRow
@@ -28,14 +30,18 @@ from resolvers.errors import (
     StepIncomplete,
     VersionConflict,
 )
-from resolvers.pagination import Page, paginate
+from resolvers.pagination import Page, paginate, paginate_records
 
 STEPS = ("SETUP", "BUDGET_AND_SCHEDULE", "REVIEW")
 LOCKED_WHEN_PUBLISHED = ["AUDIENCE", "BUDGET_SOURCE"]
 
 
 def locked_fields(row: CampaignRow) -> list[str]:
-    return [] if row.status == "DRAFT" else list(LOCKED_WHEN_PUBLISHED)
+    return locked_fields_of(row.status)
+
+
+def locked_fields_of(status: str) -> list[str]:
+    return [] if status == "DRAFT" else list(LOCKED_WHEN_PUBLISHED)
 
 
 # --- small rules, each raising one typed error ------------------------------------------
@@ -426,6 +432,22 @@ async def of_account(
     ctx: Context, account_id: int, first: int, after: str | None, status: str | None
 ) -> Page[CampaignRow]:
     return await page(ctx, where=CampaignRow.account_id == account_id, first=first, after=after, status=status)
+
+
+async def page_records_of_account(
+    ctx: Context, account_id: int, first: int, after: str | None, status: str | None
+) -> Page[Record]:
+    """of_account over plain-SQL records (db/reads.py), for budgetline/compiled.py."""
+
+    async def fetch(before: int | None, limit: int) -> list[Record]:
+        async with ctx.driver() as conn:
+            return await reads.campaign_page(conn, account_id, status, before, limit)
+
+    async def count() -> int:
+        async with ctx.driver() as conn:
+            return await reads.campaign_count(conn, account_id, status)
+
+    return await paginate_records(fetch, count, first, after)
 
 
 async def of_source(

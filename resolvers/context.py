@@ -7,12 +7,13 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.idempotency import mark_effect
+from db.session import driver_connection
 from resolvers.loaders import Loaders
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,13 @@ class Context:
     async def read(self) -> AsyncIterator[AsyncSession]:
         async with self._lock:
             yield self.session
+
+    @asynccontextmanager
+    async def driver(self) -> AsyncIterator[Any]:
+        """The request's asyncpg connection itself, for the plain-SQL reads of db/reads.py:
+        the same connection and transaction as the session, without the ORM."""
+        async with self._lock, driver_connection(self.session) as connection:
+            yield connection
 
     async def transact(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run `work` in one transaction: all of it commits, or none of it does.

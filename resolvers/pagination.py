@@ -71,3 +71,21 @@ async def paginate(read: Reader, stmt: Select[Any], id_column: Any, first: int, 
         has_next_page=len(rows) > first,
         count=count,
     )
+
+
+async def paginate_records(
+    fetch: Callable[[int | None, int], Awaitable[list[Any]]],
+    count: Callable[[], Awaitable[int]],
+    first: int,
+    after: str | None,
+) -> Page[Any]:
+    """`paginate` over plain-SQL records: `fetch(before_id, limit)` reads newest first."""
+    check_first(first)
+    rows = await fetch(decode_cursor(after) if after is not None else None, first + 1)
+    items = rows[:first]
+    return Page(
+        items=items,
+        cursors=[encode_cursor(row["id"]) for row in items],
+        has_next_page=len(rows) > first,
+        count=count,
+    )

@@ -3,6 +3,7 @@ template database; every test gets a fresh database cloned from it, dropped afte
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -126,11 +127,20 @@ async def app(database_url: str) -> AsyncIterator[Any]:
 
 
 class StatementCounter:
+    """Every statement the app sends to PostgreSQL: SQLAlchemy's (cursor events) and those sent
+    through the driver itself (db/reads.py; BEGIN and ROLLBACK too), via asyncpg's query logger."""
+
     def __init__(self) -> None:
         self.statements: list[str] = []
 
     def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         self.statements.append(statement)
+
+    def driver_query(self, record: Any) -> None:
+        self.statements.append(record.query)
+
+    def attach(self, dbapi_connection: Any, *_: Any) -> None:
+        dbapi_connection.driver_connection.add_query_logger(self.driver_query)
 
     @property
     def count(self) -> int:
@@ -139,13 +149,21 @@ class StatementCounter:
     def reset(self) -> None:
         self.statements.clear()
 
+    async def settle(self) -> None:
+        """asyncpg calls query loggers from the event loop soon after each query: let them run."""
+        for _ in range(3):
+            await asyncio.sleep(0)
+
 
 @pytest.fixture
 def sql_counter(app: Any) -> Iterator[StatementCounter]:
     counter = StatementCounter()
-    event.listen(app.state.engine.sync_engine, "before_cursor_execute", counter)
+    engine = app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", counter)
+    event.listen(engine, "checkout", counter.attach)
     yield counter
-    event.remove(app.state.engine.sync_engine, "before_cursor_execute", counter)
+    event.remove(engine, "before_cursor_execute", counter)
+    event.remove(engine, "checkout", counter.attach)
 
 
 @pytest.fixture

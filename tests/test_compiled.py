@@ -1,0 +1,234 @@
+"""The compiled read path (budgetline/compiled.py) answers byte for byte as graphql-core does.
+
+Every document below goes to two apps on the same database: the default one, where compiled
+plans answer the reads they cover, and one with BUDGETLINE_COMPILED_QUERIES=false, where
+graphql-core executes everything. Status, content type and body bytes must be equal, and the
+metrics must show which path answered, so a test cannot pass by both going the general way.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import StatementCounter
+from tests.helpers import TODAY, Api
+
+SOURCE_FIELDS = """__typename id orderNumber purchaseOrderNumber displayName amount currency allocatedAmount
+  unallocatedAmount draftAmount startDate endDate status selectable"""
+CAMPAIGN_FIELDS = f"""__typename id name status step budget startDate endDate lockedFields version publishedAt
+  createdAt updatedAt currency audience {{ __typename id name }} budgetSource {{ {SOURCE_FIELDS} }}
+  order {{ id displayName status }} purchaseOrder {{ id displayName amount }}"""
+
+# Documents the compiled path answers (with their variables; $account is filled in per world).
+COMPILED: list[tuple[str, str, dict[str, Any]]] = [
+    (
+        "W1 drop-down",
+        "query($id: ID!) { account(id: $id) { budgetSources { displayName amount unallocatedAmount draftAmount } } }",
+        {},
+    ),
+    (
+        "W2 campaign list",
+        """query($id: ID!) { account(id: $id) { campaigns(first: 50) { edges { node {
+           name status budget budgetSource { displayName unallocatedAmount } audience { name } } } } } }""",
+        {},
+    ),
+    (
+        "every source field, inactive ones too",
+        f"query($id: ID!) {{ account(id: $id) {{ __typename id name requiresPurchaseOrder "
+        f"budgetSources(includeInactive: true) {{ {SOURCE_FIELDS} }} }} }}",
+        {},
+    ),
+    (
+        "every campaign field, pageInfo and totalCount",
+        f"""query($id: ID!) {{ __typename account(id: $id) {{ campaigns(first: 100) {{ __typename totalCount
+           pageInfo {{ __typename hasNextPage endCursor }} edges {{ __typename cursor node {{ {CAMPAIGN_FIELDS} }} }}
+           }} }} }}""",
+        {},
+    ),
+    (
+        "aliases, fragments on types and interfaces, merged fields",
+        """query Dropdown($id: ID!, $inactive: Boolean) { mine: account(id: $id) { ...Who
+             options: budgetSources(includeInactive: $inactive) { ...Money ... on PurchaseOrder { purchaseOrderNumber }
+               ... on Order { orderNumber } ... on Node { id } name: displayName }
+             budgetSources { id } } }
+           fragment Who on Account { id name }
+           fragment Money on BudgetSource { amount free: unallocatedAmount }
+           query Other { __typename }""",
+        {"inactive": True},
+    ),
+    (
+        "pages, a status filter and the same field twice with its parts split",
+        """query($id: ID!, $status: CampaignStatus) { account(id: $id) {
+             p1: campaigns(first: 2) { pageInfo { hasNextPage endCursor } edges { cursor node { name } } }
+             drafts: campaigns(first: 3, status: $status) { totalCount edges { node { name step lockedFields
+               budgetSource { displayName } budgetSource { status ... on PurchaseOrder { id } } } } }
+             none: campaigns(first: 0) { pageInfo { hasNextPage endCursor } edges { cursor } } } }""",
+        {"status": "DRAFT"},
+    ),
+    (
+        "two accounts in one document (one unknown, one not a valid ID)",
+        """query($id: ID!) { a: account(id: $id) { name } b: account(id: "QWNjb3VudDo5OTk5OQ") { name }
+             c: account(id: "not-an-id") { name } d: account(id: "T3JkZXI6MQ") { name } }""",
+        {},
+    ),
+]
+
+COMPILED.append(("the shorthand form, no variables", "{ __typename }", {}))
+
+# Documents the compiled path hands to graphql-core, each for its own reason.
+FALLBACK: list[tuple[str, str, dict[str, Any]]] = [
+    ("first over the page limit", "query($id: ID!) { account(id: $id) { campaigns(first: 101) { totalCount } } }", {}),
+    (
+        "a cursor it never issued",
+        'query($id: ID!) { account(id: $id) { campaigns(after: "bm9wZQ") { totalCount } } }',
+        {},
+    ),
+    (
+        "a variable of the wrong type",
+        "query($id: ID!, $n: Int) { account(id: $id) { campaigns(first: $n) { totalCount } } }",
+        {"n": "ten"},
+    ),
+    ("a missing variable", "query($other: ID!) { account(id: $other) { name } }", {}),
+]
+GENERAL: list[tuple[str, str, dict[str, Any]]] = [
+    ("a directive", "query($id: ID!, $x: Boolean!) { account(id: $id) { name @include(if: $x) } }", {"x": True}),
+    ("a field it does not know", "query($id: ID!) { account(id: $id) { audiences { name } } }", {}),
+    ("another root field", "query { viewer { role } }", {}),
+    ("a validation error", "query($id: ID!) { account(id: $id) { nope } }", {}),
+    ("a mutation", 'mutation { createAccount(input: {name: ""}) { __typename } }', {}),
+]
+
+
+async def _world(api: Api) -> dict[str, str]:
+    """A PO account with active, expired and cancelled sources, drafts and published campaigns
+    (with and without audience or source, one on an order), and a second account of orders."""
+    world = await api.world(requires_po=False, order_amount="50000.00", name="Acme")
+    await world.published("120.00", world.order)  # an order as source, before the switch to POs
+    await api.mutate(
+        "updateAccount", {"accountId": world.account, "requiresPurchaseOrder": True}, select="... on Account { id }"
+    )
+    po = await api.create_po(world.order, "PO-A", "5000.00")
+    po2 = await api.create_po(world.order, "PO-B", "700.50")
+    old = await api.create_order(world.account, "Q-OLD", "100", start=TODAY - timedelta(100), end=TODAY - timedelta(1))
+    await api.create_po(old, "PO-OLD", "50")
+    cancelled = await api.create_po(world.order, "PO-CXL", "50")
+    await api.mutate("cancelBudgetSource", {"budgetSourceId": cancelled}, select="... on PurchaseOrder { id }")
+    await world.published("300.00", po)
+    await world.at_review("45.10", po2)
+    await world.draft("Bare", with_audience=False)
+    other = await api.world(requires_po=False, name="Other")
+    await other.published("10.00", other.order)
+    return {"account": world.account, "viewer": world.viewer, "other_viewer": other.viewer, "team": api.team_secret}
+
+
+@pytest.fixture
+async def clients(make_client: Any, api: Api) -> tuple[httpx.AsyncClient, httpx.AsyncClient, dict[str, str]]:
+    world = await _world(api)
+    return await make_client(), await make_client(compiled_queries=False), world
+
+
+def _paths(client: httpx.AsyncClient) -> dict[str, float]:
+    registry = client._transport.app.state.metrics.registry  # type: ignore[attr-defined]
+    return {
+        path: registry.get_sample_value("budgetline_execution_total", {"path": path}) or 0.0
+        for path in ("compiled", "fallback", "general")
+    }
+
+
+async def _both(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient, dict[str, str]],
+    query: str,
+    variables: dict[str, Any],
+    key: str,
+    operation: str | None = None,
+) -> tuple[httpx.Response, httpx.Response]:
+    compiled, general, world = clients
+    body: dict[str, Any] = {"query": query, "variables": {"id": world["account"], **variables}}
+    if operation:
+        body["operationName"] = operation
+    headers = {"Authorization": f"Bearer {key}"}
+    fast = await compiled.post("/graphql", json=body, headers=headers)
+    slow = await general.post("/graphql", json=body, headers=headers)
+    assert (fast.status_code, fast.headers["content-type"]) == (slow.status_code, slow.headers["content-type"])
+    assert fast.content == slow.content, f"{fast.text}\n!=\n{slow.text}"
+    return fast, slow
+
+
+@pytest.mark.parametrize("case", COMPILED, ids=[c[0] for c in COMPILED])
+@pytest.mark.parametrize("who", ["viewer", "team", "other_viewer"])
+async def test_compiled_answers_equal_graphql_core(
+    case: tuple[str, str, dict[str, Any]], who: str, clients: Any
+) -> None:
+    _, query, variables = case
+    compiled = clients[0]
+    operation = "Dropdown" if "query Other" in query else None
+    before = _paths(compiled)
+    fast, _ = await _both(clients, query, variables, clients[2][who], operation)
+    after = _paths(compiled)
+    assert after["compiled"] == before["compiled"] + 1, (fast.text, after)
+    assert "errors" not in fast.json()
+    data = fast.json()["data"]
+    if who == "other_viewer":
+        assert all(value is None for value in data.values() if value != "Query"), "another account reads as null"
+    elif "account" in data or "mine" in data:
+        assert (data.get("account") or data.get("mine")) is not None
+
+
+@pytest.mark.parametrize("case", FALLBACK, ids=[c[0] for c in FALLBACK])
+async def test_off_the_happy_path_graphql_core_answers(case: tuple[str, str, dict[str, Any]], clients: Any) -> None:
+    _, query, variables = case
+    compiled = clients[0]
+    before = _paths(compiled)
+    fast, _ = await _both(clients, query, variables, clients[2]["viewer"])
+    after = _paths(compiled)
+    assert after["fallback"] == before["fallback"] + 1 and after["compiled"] == before["compiled"]
+    assert fast.json()["errors"], "each of these is an error the general path reports"
+
+
+@pytest.mark.parametrize("case", GENERAL, ids=[c[0] for c in GENERAL])
+async def test_documents_it_does_not_cover_go_to_graphql_core(
+    case: tuple[str, str, dict[str, Any]], clients: Any
+) -> None:
+    _, query, variables = case
+    compiled = clients[0]
+    before = _paths(compiled)
+    await _both(clients, query, variables, clients[2]["team"])
+    after = _paths(compiled)
+    assert after["compiled"] == before["compiled"] and after["fallback"] == before["fallback"]
+
+
+async def test_a_later_write_shows_in_the_next_compiled_read(clients: Any, api: Api) -> None:
+    """Plans hold no data: the amounts come from the database on every request."""
+    query = "query($id: ID!) { account(id: $id) { budgetSources { displayName unallocatedAmount draftAmount } } }"
+    first, _ = await _both(clients, query, {}, clients[2]["viewer"])
+    order = await api.create_order(clients[2]["account"], "Q-NEW", "900.00")
+    await api.create_po(order, "PO-NEW", "250.00")
+    second, _ = await _both(clients, query, {}, clients[2]["viewer"])
+    names = [s["displayName"] for s in second.json()["data"]["account"]["budgetSources"]]
+    assert "PO PO-NEW (Order Q-NEW)" in names and first.content != second.content
+
+
+async def test_compiled_reads_send_fewer_statements_and_no_transaction(
+    api: Api, app: Any, sql_counter: StatementCounter
+) -> None:
+    world = await api.world()
+    await world.published("10.00")
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    query = """query($id: ID!) { account(id: $id) { budgetSources { displayName unallocatedAmount }
+      campaigns(first: 50) { edges { node { name budgetSource { displayName } audience { name } } } } } }"""
+    body = {"query": query, "variables": {"id": world.account}}
+    headers = {"Authorization": f"Bearer {world.viewer}"}
+    await client.post("/graphql", json=body, headers=headers)  # the driver's one-time type introspection
+    await sql_counter.settle()
+    sql_counter.reset()
+    response = await client.post("/graphql", json=body, headers=headers)
+    await sql_counter.settle()
+    assert "errors" not in response.json()
+    # key, account, sources, campaign page, the page's POs (with their orders), audiences
+    assert len(sql_counter.statements) == 6, sql_counter.statements
+    assert not any(s.strip().upper().startswith(("BEGIN", "ROLLBACK")) for s in sql_counter.statements)
+    await client.aclose()
