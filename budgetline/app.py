@@ -108,6 +108,8 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         operation = context.operation if context else "-"
         codes = [*request.state.codes, *(context.user_error_codes if context else [])]
         self.metrics.observe(operation, status, seconds, codes)
+        if not access_log.isEnabledFor(logging.INFO):
+            return
         access_log.info(
             "%s %s %s",
             request.method,
@@ -116,7 +118,7 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             extra={
                 "request_id": request.state.request_id,
                 "method": request.method,
-                "path": request.url.path,
+                "path": request.scope["path"],
                 "status": status,
                 "operation": operation,
                 "principal": f"api-key:{context.principal.api_key_id}" if context else None,
@@ -266,6 +268,10 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson.JSONDecodeError is a json.JSONDecodeError: Strawberry still answers 400 for bad JSON.
+        return orjson.loads(data)
 
 
 def create_app(database_url: str, settings: Settings, on_shutdown: list[Callable[[], Any]] | None = None) -> Starlette:

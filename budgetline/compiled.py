@@ -30,11 +30,13 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     GraphQLField,
+    GraphQLID,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLSchema,
+    GraphQLString,
     InlineFragmentNode,
     OperationType,
     SelectionNode,
@@ -91,8 +93,24 @@ def _build(fields: Fields, value: Any, run: Run) -> dict[str, Any]:
 Getter = Callable[[Any, Run], Any]
 
 
-def _column(name: str) -> Getter:
-    return lambda record, _run: record[name]
+class _Column:
+    """A leaf read straight from a record's column; `memo`: a small domain (an enum), whose
+    serialized value is cached per raw value."""
+
+    __slots__ = ("convert", "memo", "name")
+
+    def __init__(self, name: str, convert: Callable[[Any], Any] | None = None) -> None:
+        self.name = name
+        self.convert = convert
+        self.memo = convert is not None
+
+    def __call__(self, record: Any, _run: Run) -> Any:
+        value = record[self.name]
+        return value if self.convert is None or value is None else self.convert(value)
+
+
+def _column(name: str, convert: Callable[[Any], Any] | None = None) -> Getter:
+    return _Column(name, convert)
 
 
 def _selectable(source: Record, run: Run) -> bool:
@@ -129,8 +147,8 @@ LEAVES: dict[str, dict[str, Getter]] = {
     "Campaign": {
         "id": lambda c, _: ids.encode("Campaign", c["id"]),
         "name": _column("name"),
-        "status": lambda c, _: CampaignStatus(c["status"]),
-        "step": lambda c, _: CampaignStep(c["step"]),
+        "status": _column("status", CampaignStatus),
+        "step": _column("step", CampaignStep),
         "budget": _column("budget"),
         "startDate": _column("start_date"),
         "endDate": _column("end_date"),
@@ -164,6 +182,24 @@ def _leaf(getter: Getter, type_: GraphQLOutputType) -> Field:
     else:
         serialize = inner.serialize
 
+    if isinstance(getter, _Column) and getter.memo:
+        return _memoized(getter, serialize, non_null)
+    if isinstance(getter, _Column):
+        column = getter.name
+        text = inner in (GraphQLString, GraphQLID)
+
+        def read(value: Any, _run: Run) -> Any:
+            result = value[column]
+            if result is None:
+                if non_null:
+                    raise Fallback
+                return None
+            if text and type(result) is str:
+                return result  # what serialize_string/serialize_id return for a str
+            return serialize(result)
+
+        return read
+
     def resolve(value: Any, run: Run) -> Any:
         result = getter(value, run)
         if result is None:
@@ -171,6 +207,25 @@ def _leaf(getter: Getter, type_: GraphQLOutputType) -> Field:
                 raise Fallback
             return None
         return serialize(result)
+
+    return resolve
+
+
+def _memoized(getter: _Column, serialize: Callable[[Any], Any], non_null: bool) -> Field:
+    serialized: dict[Any, Any] = {}
+    column = getter.name
+
+    def resolve(value: Any, run: Run) -> Any:
+        raw = value[column]
+        if raw in serialized:
+            return serialized[raw]
+        result = getter(value, run)
+        if result is None:
+            if non_null:
+                raise Fallback
+            return None
+        serialized[raw] = serialize(result)
+        return serialized[raw]
 
     return resolve
 

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
 def async_url(url: str) -> str:
@@ -100,20 +100,25 @@ def database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, (OSError, ConnectionError, TimeoutError))
 
 
-@asynccontextmanager
-async def driver_connection(session: AsyncSession) -> AsyncIterator[Any]:
-    """The session's own asyncpg connection, for plain-SQL reads (db/reads.py).
+async def driver_of(session: AsyncSession) -> tuple[AsyncConnection, Any]:
+    """The session's connection and, inside it, its own asyncpg connection (for db/reads.py)."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return connection, raw.driver_connection
 
-    SQLAlchemy does not see what runs here, so a failure that may leave the connection closed
-    or mid-protocol (a lost server, a cancelled request) invalidates it here: the pool never
-    hands it out again. An error the server reports in the normal way leaves it alone.
+
+@asynccontextmanager
+async def guarded(connection: AsyncConnection) -> AsyncIterator[None]:
+    """Around statements sent through the driver itself, which SQLAlchemy does not see.
+
+    A failure that may leave the connection closed or mid-protocol (a lost server, a cancelled
+    request) invalidates it here, so the pool never hands it out again. An error the server
+    reports in the normal way leaves it alone.
     """
     import asyncpg
 
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
     try:
-        yield raw.driver_connection
+        yield
     except BaseException as exc:
         if not isinstance(exc, asyncpg.PostgresError) or database_unavailable(exc):
             await connection.invalidate()

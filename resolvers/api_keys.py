@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import reads
 from db.models import AccountRow, ApiKeyRow
-from db.session import driver_connection
+from db.session import driver_of, guarded
 from resolvers import ids, validation
 from resolvers.access import get_account_for_write, require_account_team
 from resolvers.context import ROLES, Context, Principal
@@ -45,8 +45,9 @@ async def authenticate(session: AsyncSession, secret: str) -> Principal | None:
     if not secret.startswith(SECRET_PREFIX) or len(secret) > 200:
         return None
     digest = hash_secret(secret)
-    async with driver_connection(session) as connection:
-        row = await reads.api_key(connection, digest)
+    connection, driver = await driver_of(session)
+    async with guarded(connection):
+        row = await reads.api_key(driver, digest)
     if row is None or not secrets.compare_digest(row["secret_hash"], digest):
         return None
     return Principal(api_key_id=row["id"], name=row["name"], role=row["role"], account_id=row["account_id"])

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.idempotency import mark_effect
-from db.session import driver_connection
+from db.session import driver_of, guarded
 from resolvers.loaders import Loaders
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,8 @@ class Context:
     # One AsyncSession serves the whole request; GraphQL resolves sibling fields
     # concurrently, so every use of the session takes this lock.
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    # (SQLAlchemy connection, asyncpg connection) of the session, once driver() has asked for it.
+    _driver: tuple[Any, Any] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.read)
@@ -76,8 +78,12 @@ class Context:
     async def driver(self) -> AsyncIterator[Any]:
         """The request's asyncpg connection itself, for the plain-SQL reads of db/reads.py:
         the same connection and transaction as the session, without the ORM."""
-        async with self._lock, driver_connection(self.session) as connection:
-            yield connection
+        async with self._lock:
+            if self._driver is None:
+                self._driver = await driver_of(self.session)
+            connection, driver = self._driver
+            async with guarded(connection):
+                yield driver
 
     async def transact(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run `work` in one transaction: all of it commits, or none of it does.
@@ -105,5 +111,6 @@ class Context:
                     # everything read before this write is stale now.
                     self.session.expunge_all()
                     self.loaders = Loaders(self.read)
+                    self._driver = None  # the transaction gave its connection back
                 return result
         raise AssertionError("unreachable")
