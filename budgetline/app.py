@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import re
@@ -47,6 +48,9 @@ log = logging.getLogger("budgetline.app")
 access_log = logging.getLogger("budgetline.request")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+# How long a request waits for a database connection before it is told to retry (as the pool's own
+# default timeout).
+ADMISSION_TIMEOUT_S = 30.0
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -77,6 +81,9 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             else None
         )
         self.sessions = session_factory(engine)
+        # Requests beyond what the pool holds wait here, in a plain asyncio queue, rather than in
+        # the pool's own wait (much dearer in CPU per waiter: see docs/benchmarks.md).
+        self.admission = asyncio.Semaphore(settings.db_pool_size + settings.db_max_overflow)
         self.guard_engine = guard_engine
         self.metrics = metrics
         self.persisted = PersistedQueries()
@@ -132,6 +139,19 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             if not self.graphql_ide:
                 return PlainTextResponse("Not Found", status_code=404)
             return await self.render_graphql_ide(request)
+        if self.admission.locked():
+            try:
+                await asyncio.wait_for(self.admission.acquire(), ADMISSION_TIMEOUT_S)
+            except TimeoutError:
+                return json_error(request, 503, "the server is busy; retry shortly", "SERVICE_UNAVAILABLE")
+        else:
+            await self.admission.acquire()
+        try:
+            return await self._respond_with_session(request, request_id)
+        finally:
+            self.admission.release()
+
+    async def _respond_with_session(self, request: Request, request_id: str) -> Response:
         # One session (one pooled connection) serves the whole request, the key lookup included.
         session = self.sessions()
         try:
@@ -343,6 +363,7 @@ def create_app(database_url: str, settings: Settings, on_shutdown: list[Callable
     )
     app.state.engine = engine
     app.state.metrics = metrics
+    app.state.graphql = graphql_app
     app.state.guard_engine = guard_engine
     return app
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -9,6 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from budgetline import app as app_module
 from budgetline.settings import Settings
 from db.session import create_engine
 from tests.helpers import Api
@@ -130,3 +132,31 @@ async def test_cors_allows_listed_origins_only(api: Api, make_client: Make) -> N
     assert refused.status_code == 400 and "access-control-allow-origin" not in refused.headers
     simple = await post(client, api.team_secret, "{ viewer { role } }")
     assert "access-control-allow-origin" not in simple.headers
+
+
+async def test_requests_beyond_the_pool_wait_their_turn(api: Api, make_client: Make) -> None:
+    """One connection, 20 requests at once: they queue for it and all get their answer."""
+    world = await api.world()
+    client = await make_client(db_pool_size=1, db_max_overflow=0)
+    query = "query($id: ID!) { account(id: $id) { name budgetSources { displayName } } }"
+    responses = await asyncio.gather(
+        *(post(client, world.viewer, query, variables={"id": world.account}) for _ in range(20))
+    )
+    assert {r.status_code for r in responses} == {200}
+    assert len({r.content for r in responses}) == 1 and "errors" not in responses[0].json()
+
+
+async def test_a_request_that_cannot_get_a_connection_in_time_is_told_to_retry(
+    api: Api, make_client: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = await make_client(db_pool_size=1, db_max_overflow=0)
+    view = client._transport.app.state.graphql  # type: ignore[attr-defined]
+    monkeypatch.setattr(app_module, "ADMISSION_TIMEOUT_S", 0.05)
+    await view.admission.acquire()  # every connection is taken
+    try:
+        response = await post(client, api.team_secret, "{ __typename }")
+    finally:
+        view.admission.release()
+    assert response.status_code == 503
+    assert response.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert (await post(client, api.team_secret, "{ __typename }")).json() == {"data": {"__typename": "Query"}}
