@@ -125,6 +125,14 @@ def budgetline_server(url: str, processes: int) -> Server:
     )
 
 
+def general_server(url: str, processes: int) -> Server:
+    """Budgetline with its compiled plans off: graphql-core executes every request."""
+    server = budgetline_server(url, processes)
+    server.kind = "Budgetline, graphql-core"
+    server.env["BUDGETLINE_COMPILED_QUERIES"] = "false"
+    return server
+
+
 def floor_server(url: str, processes: int) -> Server:
     return Server(
         "floor",
@@ -333,11 +341,17 @@ class Bench:
         peers = ["Budgetline", "floor"]
         if not self.args.no_postgraphile and install_postgraphile():
             peers.append("PostGraphile")
+        factories = {
+            "Budgetline": budgetline_server,
+            "Budgetline, graphql-core": general_server,
+            "floor": floor_server,
+            "PostGraphile": postgraphile_server,
+        }
         for processes in self.args.processes:
-            for kind in peers:
-                factory = {"Budgetline": budgetline_server, "floor": floor_server, "PostGraphile": postgraphile_server}[
-                    kind
-                ]
+            # The general path once, at one process: what the compiled plans are worth.
+            extra = ["Budgetline, graphql-core"] if processes == min(self.args.processes) else []
+            for kind in [peers[0], *extra, *peers[1:]]:
+                factory = factories[kind]
                 server = factory(url, processes)
                 server.start()
                 try:
@@ -366,7 +380,7 @@ class Bench:
                     server.stop()
 
     async def bodies(self, kind: str, server: Server, info: dict[str, int], account_gid: str) -> dict[str, str]:
-        if kind == "Budgetline":
+        if kind.startswith("Budgetline"):
             variables = {"id": account_gid}
             return {
                 "W1": json.dumps({"query": BUDGETLINE_W1, "variables": variables}),
