@@ -136,25 +136,24 @@ async def lock_source(session: AsyncSession, order_id: int, purchase_order_id: i
     Every path that moves an allocation takes its locks here (after the campaign row),
     so no two transactions can wait on each other in a cycle.
     """
-    po: PurchaseOrderRow | None = None
     if purchase_order_id is not None:
+        # One statement locks both: the PO and its order (joined), in that order (the order
+        # of the FROM list); one round trip less while other publishes queue on the PO.
         po = (
             await session.scalars(
                 select(PurchaseOrderRow)
                 .where(PurchaseOrderRow.id == purchase_order_id)
-                .with_for_update(of=PurchaseOrderRow)
+                .with_for_update()
                 .execution_options(populate_existing=True)
             )
         ).one()
-    order = (
+        assert po.order_id == order_id, "a campaign's order is its PO's order"
+        return po
+    return (
         await session.scalars(
             select(OrderRow).where(OrderRow.id == order_id).with_for_update().execution_options(populate_existing=True)
         )
     ).one()
-    if po is not None:
-        po.order = order
-        return po
-    return order
 
 
 async def resolve_source_id(session: AsyncSession, principal: Principal, global_id: str, field: str) -> SourceRow:
