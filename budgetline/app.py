@@ -14,7 +14,6 @@ from typing import Any
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from graphql import ExecutionResult
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.applications import Starlette
@@ -204,7 +203,7 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
                 session=session, principal=principal, request_id=request_id, idempotency_key=idempotency_key
             )
             request.state.context = context
-            response = await self.run(request, context=context)
+            response = await self._compiled(request, context) or await self.run(request, context=context)
         except PersistedQueryNotFound:
             return json_error(request, 200, "PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
         except HTTPException as exc:
@@ -213,6 +212,58 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
                 return json_error(request, 405, exc.reason, "BAD_REQUEST", Allow="POST")
             return json_error(request, exc.status_code, exc.reason, "BAD_REQUEST")
         return self._negotiate(request, response)
+
+    async def _compiled(self, request: Request, context: Context) -> Response | None:
+        """A plain JSON POST of a document with a compiled plan, answered without Strawberry's
+        view around it: the same `process_result`, encoding and response as the view's. Any
+        other request (GET, another media type, APQ extensions, a streaming Accept) returns
+        None and goes through the view; tests/test_compiled.py compares headers and bytes."""
+        if self.compiled is None or request.method != "POST":
+            return None
+        headers = request.headers
+        if headers.get("content-type", "").partition(";")[0].strip().lower() != "application/json":
+            return None
+        accept = headers.get("accept", "")
+        if "multipart/mixed" in accept or "text/event-stream" in accept:
+            return None
+        try:
+            data = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(data, dict) or not data.keys() <= {"query", "variables", "operationName"}:
+            return None
+        query, variables, operation = data.get("query"), data.get("variables"), data.get("operationName")
+        if (
+            not isinstance(query, str)
+            or not (variables is None or isinstance(variables, dict))
+            or not (operation is None or isinstance(operation, str))
+        ):
+            return None
+        result = await self._run_plan(request, context, query, operation, variables)
+        if result is None:
+            return None
+        content = self.encode_json(await self.process_result(request, result))
+        return Response(content, media_type="application/json")
+
+    async def _run_plan(
+        self, request: Request, context: Context, query: str, operation: str | None, variables: dict[str, Any] | None
+    ) -> StrawberryExecutionResult | None:
+        """The compiled plan's result, or None: no plan, or the plan handed the request over."""
+        if self.compiled is None or getattr(request.state, "planned", False):
+            return None
+        request.state.planned = True  # counted once, whichever of the two entries ran it
+        plan = self.compiled.plan(query, operation)
+        if plan is None:
+            self.metrics.execution.labels("general").inc()
+            return None
+        try:
+            result = await plan.execute(context, variables)
+        except Fallback:
+            self.metrics.execution.labels("fallback").inc()
+            return None
+        self.metrics.execution.labels("compiled").inc()
+        context.operation = plan.label
+        return result
 
     async def execute_single(  # Strawberry's signature
         self,
@@ -224,20 +275,12 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         request_data: GraphQLRequestData,
     ) -> StrawberryExecutionResult:
         """A hot read with a compiled plan runs it; everything else, and any fallback, runs here."""
-        plan = None
-        if self.compiled is not None and request_data.query:
-            plan = self.compiled.plan(request_data.query, request_data.operation_name)
-        if plan is not None:
-            try:
-                result = await plan.execute(context, request_data.variables)
-            except Fallback:
-                self.metrics.execution.labels("fallback").inc()
-            else:
-                self.metrics.execution.labels("compiled").inc()
-                context.operation = plan.label
+        if request_data.query:
+            result = await self._run_plan(
+                request, context, request_data.query, request_data.operation_name, request_data.variables
+            )
+            if result is not None:
                 return result
-        else:
-            self.metrics.execution.labels("general").inc()
         return await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
@@ -269,9 +312,7 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
                 response.status_code = 400
         return response
 
-    async def process_result(  # type: ignore[override]  # Strawberry's own type is the same ExecutionResult
-        self, request: Request, result: ExecutionResult
-    ) -> GraphQLHTTPResponse:
+    async def process_result(self, request: Request, result: StrawberryExecutionResult) -> GraphQLHTTPResponse:
         response: GraphQLHTTPResponse = {"data": result.data}
         if result.errors:
             request_id = request.state.request_id
