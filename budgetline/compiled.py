@@ -74,6 +74,7 @@ class Run:
     ctx: Context
     variables: VariableValues
     account: Record | None = None
+    sources_of_account: list[Record] = field(default_factory=list)
     sources: dict[tuple[str, int], Record] = field(default_factory=dict)
     audiences: dict[int, Record] = field(default_factory=dict)
 
@@ -435,18 +436,24 @@ class Compiler:
         return resolve
 
     def account(self, definition: GraphQLField, nodes: list[FieldNode]) -> AsyncField:
+        with_sources = False
+
         def budget_sources_field(f: GraphQLField, group: list[FieldNode]) -> Field:
+            nonlocal with_sources
+            with_sources = True  # read with the account, in one statement
             build = self.source(group)
             node = group[0]
 
-            async def resolve(account: Record, run: Run) -> Any:
+            def resolve(account: Record, run: Run) -> Any:
                 args = get_argument_values(f, node, run.variables)
-                rows = await budget_sources.dropdown_records(
-                    run.ctx, account, include_inactive=bool(args.get("includeInactive"))
+                rows = budget_sources.dropdown(
+                    run.sources_of_account,
+                    account["requires_purchase_order"],
+                    include_inactive=bool(args.get("includeInactive")),
                 )
                 return [build(r, run) for r in rows]
 
-            return _deferred(resolve)
+            return resolve
 
         def campaigns_field(f: GraphQLField, group: list[FieldNode]) -> Field:
             return _deferred(self.campaign_connection(f, group))
@@ -459,7 +466,10 @@ class Compiler:
             decoded = ids.decode(args["id"])
             if decoded is None or decoded[0] != "Account":
                 return None
-            account = await accounts.visible_record(run.ctx, decoded[1])
+            if with_sources:
+                account, run.sources_of_account = await accounts.visible_record_with_sources(run.ctx, decoded[1])
+            else:
+                account = await accounts.visible_record(run.ctx, decoded[1])
             if account is None:
                 return None
             run.account = account

@@ -47,12 +47,20 @@ async def account(conn: Any, pk: int) -> Record | None:
     return row
 
 
-async def purchase_orders_of_account(conn: Any, account_id: int) -> list[Record]:
-    return list(await conn.fetch(_PO_SOURCE + " WHERE p.account_id = $1 ORDER BY p.id", account_id))
-
-
-async def orders_of_account(conn: Any, account_id: int) -> list[Record]:
-    return list(await conn.fetch(_ORDER_SOURCE + " WHERE o.account_id = $1 ORDER BY o.id", account_id))
+async def account_with_sources(conn: Any, pk: int) -> list[Record]:
+    """The account (as a_id, a_name, a_requires_purchase_order) beside each of its sources, POs
+    and orders alike, by id; one row with no source (kind NULL) when it has none; none when
+    there is no such account. One round trip for the drop-down."""
+    return list(
+        await conn.fetch(
+            f"""SELECT a.id AS a_id, a.name AS a_name, a.requires_purchase_order AS a_requires_purchase_order, s.*
+                FROM accounts a
+                LEFT JOIN LATERAL ({_PO_SOURCE} WHERE p.account_id = a.id
+                                   UNION ALL {_ORDER_SOURCE} WHERE o.account_id = a.id) s ON true
+                WHERE a.id = $1 ORDER BY s.id""",
+            pk,
+        )
+    )
 
 
 async def purchase_orders(conn: Any, ids: Sequence[int]) -> list[Record]:

@@ -24,9 +24,22 @@ async def visible_record(ctx: Context, pk: int) -> Record | None:
     """get_visible as a plain-SQL record (db/reads.py), for budgetline/compiled.py."""
     async with ctx.driver() as conn:
         row = await reads.account(conn, pk)
-    if row is None or not ctx.principal.can_see(row["id"]):
-        return None
-    return row
+    return row if row is not None and ctx.principal.can_see(row["id"]) else None
+
+
+async def visible_record_with_sources(ctx: Context, pk: int) -> tuple[Record | None, list[Record]]:
+    """visible_record and every source of the account (POs and orders), in one statement."""
+    async with ctx.driver() as conn:
+        rows = await reads.account_with_sources(conn, pk)
+    if not rows or not ctx.principal.can_see(rows[0]["a_id"]):
+        return None, []
+    first = rows[0]
+    account = {
+        "id": first["a_id"],
+        "name": first["a_name"],
+        "requires_purchase_order": first["a_requires_purchase_order"],
+    }
+    return account, [r for r in rows if r["kind"] is not None]
 
 
 async def viewer_account(ctx: Context) -> AccountRow | None:

@@ -218,16 +218,10 @@ def record_selectable(source: Record, requires_purchase_order: bool) -> bool:
     return record_status(source) == "ACTIVE" and (source["kind"] == "PurchaseOrder") == requires_purchase_order
 
 
-async def dropdown_records(ctx: Context, account: Record, *, include_inactive: bool) -> list[Record]:
+def dropdown(sources: list[Record], requires_purchase_order: bool, *, include_inactive: bool) -> list[Record]:
     """list_for_account over records: the kind the account uses, selectable ones unless asked."""
-    async with ctx.driver() as conn:
-        if account["requires_purchase_order"]:
-            sources = await reads.purchase_orders_of_account(conn, account["id"])
-        else:
-            sources = await reads.orders_of_account(conn, account["id"])
-    if include_inactive:
-        return sources
-    return [s for s in sources if record_status(s) == "ACTIVE"]
+    kind = "PurchaseOrder" if requires_purchase_order else "Order"
+    return [s for s in sources if s["kind"] == kind and (include_inactive or record_status(s) == "ACTIVE")]
 
 
 async def records_by_ids(

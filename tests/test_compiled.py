@@ -235,8 +235,8 @@ async def test_compiled_reads_send_fewer_statements_and_no_transaction(
     response = await client.post("/graphql", json=body, headers=headers)
     await sql_counter.settle()
     assert "errors" not in response.json()
-    # key, account, sources, campaign page, the page's POs (with their orders), audiences
-    assert len(sql_counter.statements) == 6, sql_counter.statements
+    # key, the account with its sources, campaign page, the page's POs (with their orders), audiences
+    assert len(sql_counter.statements) == 5, sql_counter.statements
     assert not any(s.strip().upper().startswith(("BEGIN", "ROLLBACK")) for s in sql_counter.statements)
     await client.aclose()
 
