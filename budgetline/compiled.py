@@ -267,6 +267,7 @@ class Compiler:
 
     def __init__(self, schema: GraphQLSchema, document: DocumentNode) -> None:
         self.schema = schema
+        self.uses_selectable = False
         self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
         if any(f.variable_definitions or f.directives for f in self.fragments.values()):
             raise Unsupported
@@ -304,14 +305,14 @@ class Compiler:
 
     def object(self, type_name: str, nodes: list[FieldNode], special: dict[str, Callable[..., Field]]) -> Fields:
         """The fields of an object held as a record: leaves from LEAVES, others from `special`."""
-        type_ = self.schema.get_type(type_name)
-        assert isinstance(type_, GraphQLObjectType)
+        type_ = _object_type(self.schema, type_name)
         fields: Fields = []
         for key, group in self.collect(type_, nodes).items():
             name = group[0].name.value
             if name == "__typename":
                 fields.append((key, _typename(type_name)))
             elif name in LEAVES.get(type_name, {}):
+                self.uses_selectable |= name == "selectable"  # judged against the account's row
                 fields.append((key, _leaf(LEAVES[type_name][name], type_.fields[name].type)))
             elif name in special:
                 fields.append((key, special[name](type_.fields[name], group)))
@@ -459,6 +460,9 @@ class Compiler:
             return _deferred(self.campaign_connection(f, group))
 
         fields = self.object("Account", nodes, {"budgetSources": budget_sources_field, "campaigns": campaigns_field})
+        # Only its id and its campaigns: for the key's own account there is nothing to read.
+        asked = {group[0].name.value for group in self.collect(_object_type(self.schema, "Account"), nodes).values()}
+        without_row = asked <= {"__typename", "id", "campaigns"} and not self.uses_selectable
         node = nodes[0]
 
         async def resolve(_root: Any, run: Run) -> Any:
@@ -468,6 +472,8 @@ class Compiler:
                 return None
             if with_sources:
                 account, run.sources_of_account = await accounts.visible_record_with_sources(run.ctx, decoded[1])
+            elif without_row and accounts.is_own(run.ctx, decoded[1]):
+                account = {"id": decoded[1]}
             else:
                 account = await accounts.visible_record(run.ctx, decoded[1])
             if account is None:
@@ -516,6 +522,12 @@ class _Deferred:
 def _deferred(resolve: AsyncField) -> Field:
     deferred = _Deferred(resolve)
     return lambda _account, _run: deferred
+
+
+def _object_type(schema: GraphQLSchema, name: str) -> GraphQLObjectType:
+    type_ = schema.get_type(name)
+    assert isinstance(type_, GraphQLObjectType)
+    return type_
 
 
 def _typename(name: str) -> Field:

@@ -20,6 +20,12 @@ async def get_visible(ctx: Context, pk: int) -> AccountRow | None:
     return row
 
 
+def is_own(ctx: Context, pk: int) -> bool:
+    """The key's own account: visible, and it exists (api_keys.account_id references it and
+    accounts are never deleted), so knowing that needs no read."""
+    return ctx.principal.account_id == pk
+
+
 async def visible_record(ctx: Context, pk: int) -> Record | None:
     """get_visible as a plain-SQL record (db/reads.py), for budgetline/compiled.py."""
     async with ctx.driver() as conn:

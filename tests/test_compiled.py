@@ -74,7 +74,9 @@ COMPILED: list[tuple[str, str, dict[str, Any]]] = [
     (
         "two accounts in one document (one unknown, one not a valid ID)",
         """query($id: ID!) { a: account(id: $id) { name } b: account(id: "QWNjb3VudDo5OTk5OQ") { name }
-             c: account(id: "not-an-id") { name } d: account(id: "T3JkZXI6MQ") { name } }""",
+             c: account(id: "not-an-id") { name } d: account(id: "T3JkZXI6MQ") { name }
+             e: account(id: "QWNjb3VudDo5OTk5OQ") { id campaigns { edges { cursor } } }
+             f: account(id: $id) { id campaigns(first: 1) { edges { cursor } } } }""",
         {},
     ),
 ]
@@ -238,6 +240,14 @@ async def test_compiled_reads_send_fewer_statements_and_no_transaction(
     # key, the account with its sources, campaign page, the page's POs (with their orders), audiences
     assert len(sql_counter.statements) == 5, sql_counter.statements
     assert not any(s.strip().upper().startswith(("BEGIN", "ROLLBACK")) for s in sql_counter.statements)
+    # Only the campaigns of the key's own account: its row need not be read.
+    w2 = """query($id: ID!) { account(id: $id) { id campaigns(first: 50) { edges { node {
+      name budgetSource { displayName } audience { name } } } } } }"""
+    sql_counter.reset()
+    response = await client.post("/graphql", json={"query": w2, "variables": {"id": world.account}}, headers=headers)
+    await sql_counter.settle()
+    assert "errors" not in response.json() and response.json()["data"]["account"]["id"] == world.account
+    assert len(sql_counter.statements) == 4, sql_counter.statements  # key, page, POs, audiences
     await client.aclose()
 
 
