@@ -6,8 +6,9 @@ made only of the fields this module knows (the drop-down `account { budgetSource
 campaign list `account { campaigns }`, with any of their scalar fields, aliases and fragments;
 see `Compiler`), it becomes a tree of small functions, cached by document. Each request then
 runs that tree: the same reads and rules as the resolvers (resolvers/*: visibility, the
-drop-down filter, pagination, status, display name), as plain-SQL records (db/reads.py), one
-statement per kind of row, into the dict that Strawberry's view encodes as usual.
+drop-down filter, pagination, status, display name), as plain-SQL records (db/reads.py) on the
+request's connection: the account with its sources in one statement, a campaign page and one
+statement per kind of related row; the response is built as a dict and encoded as the view does.
 
 Whatever is off that path goes to the general path, which answers it as it always has: a
 document with other fields or directives, a variable that does not coerce, a bad cursor or

@@ -1,6 +1,7 @@
 """Plain-SQL reads for the compiled query path (budgetline/compiled.py): asyncpg records on
-the request's own connection, no ORM entities. Each returns exactly the rows the matching
-ORM read returns, in the same order; tests/test_compiled.py compares the two paths.
+the request's own connection, no ORM entities. They read what the ORM reads of the general path
+read (the drop-down's in one statement with its account), in the same order;
+tests/test_compiled.py holds the two paths to the same responses.
 
 Every budget source comes back in one shape, whether it is a PO or an order: `kind`, its
 own columns, and its order's number, currency, term and cancellation.
