@@ -1,6 +1,6 @@
 """Plain-SQL reads for the compiled query path (budgetline/compiled.py): asyncpg records on
-the request's own connection, no ORM entities. They read what the ORM reads of the general path
-read (the drop-down's in one statement with its account), in the same order;
+the request's own connection, no ORM entities. They return the rows the general path reads
+through the ORM (the drop-down's together with its account), in the same order;
 tests/test_compiled.py holds the two paths to the same responses.
 
 Every budget source comes back in one shape, whether it is a PO or an order: `kind`, its
