@@ -96,15 +96,14 @@ Getter = Callable[[Any, Run], Any]
 
 
 class _Column:
-    """A leaf read straight from a record's column; `memo`: a small domain (an enum), whose
-    serialized value is cached per raw value."""
+    """A leaf read straight from a record's column; with `convert` (an enum: a small domain),
+    its serialized value is cached per raw value."""
 
-    __slots__ = ("convert", "memo", "name")
+    __slots__ = ("convert", "name")
 
     def __init__(self, name: str, convert: Callable[[Any], Any] | None = None) -> None:
         self.name = name
         self.convert = convert
-        self.memo = convert is not None
 
     def __call__(self, record: Any, _run: Run) -> Any:
         value = record[self.name]
@@ -184,7 +183,7 @@ def _leaf(getter: Getter, type_: GraphQLOutputType) -> Field:
     else:
         serialize = inner.serialize
 
-    if isinstance(getter, _Column) and getter.memo:
+    if isinstance(getter, _Column) and getter.convert is not None:
         return _memoized(getter, serialize, non_null)
     if isinstance(getter, _Column):
         column = getter.name
@@ -238,8 +237,6 @@ def _memoized(getter: _Column, serialize: Callable[[Any], Any], non_null: bool) 
 @dataclass
 class Plan:
     schema: GraphQLSchema
-    document: DocumentNode
-    operation_name: str | None
     variable_definitions: Any
     root: list[tuple[str, list[FieldNode], AsyncField]]
     label: str
@@ -596,4 +593,4 @@ class CompiledQueries:
         except Unsupported:
             return None
         label = operation_label(document, operation_name) or "query:-"
-        return Plan(self.schema, document, operation_name, operation.variable_definitions or (), root, label)
+        return Plan(self.schema, operation.variable_definitions or (), root, label)

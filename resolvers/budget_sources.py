@@ -214,14 +214,22 @@ def record_status(source: Record) -> str:
     return status_of(cancelled, source["end_date"])
 
 
+def record_is_right_kind(source: Record, requires_purchase_order: bool) -> bool:
+    kind: str = source["kind"]
+    return (kind == "PurchaseOrder") == requires_purchase_order
+
+
 def record_selectable(source: Record, requires_purchase_order: bool) -> bool:
-    return record_status(source) == "ACTIVE" and (source["kind"] == "PurchaseOrder") == requires_purchase_order
+    return record_status(source) == "ACTIVE" and record_is_right_kind(source, requires_purchase_order)
 
 
 def dropdown(sources: list[Record], requires_purchase_order: bool, *, include_inactive: bool) -> list[Record]:
     """list_for_account over records: the kind the account uses, selectable ones unless asked."""
-    kind = "PurchaseOrder" if requires_purchase_order else "Order"
-    return [s for s in sources if s["kind"] == kind and (include_inactive or record_status(s) == "ACTIVE")]
+    return [
+        s
+        for s in sources
+        if record_is_right_kind(s, requires_purchase_order) and (include_inactive or record_status(s) == "ACTIVE")
+    ]
 
 
 async def records_by_ids(

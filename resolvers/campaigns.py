@@ -30,7 +30,7 @@ from resolvers.errors import (
     StepIncomplete,
     VersionConflict,
 )
-from resolvers.pagination import Page, paginate, paginate_records
+from resolvers.pagination import Page, paginate, paginate_with
 
 STEPS = ("SETUP", "BUDGET_AND_SCHEDULE", "REVIEW")
 LOCKED_WHEN_PUBLISHED = ["AUDIENCE", "BUDGET_SOURCE"]
@@ -447,7 +447,7 @@ async def page_records_of_account(
         async with ctx.driver() as conn:
             return await reads.campaign_count(conn, account_id, status)
 
-    return await paginate_records(fetch, count, first, after)
+    return await paginate_with(fetch, count, first, after, pk=lambda row: int(row["id"]))
 
 
 async def of_source(

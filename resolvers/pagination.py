@@ -51,41 +51,38 @@ def check_first(first: int) -> None:
 
 
 async def paginate(read: Reader, stmt: Select[Any], id_column: Any, first: int, after: str | None) -> Page[Any]:
-    """`stmt` selects the rows of the whole connection; pages go by descending id."""
-    check_first(first)
-    page_stmt = stmt.order_by(id_column.desc()).limit(first + 1)
-    if after is not None:
-        page_stmt = page_stmt.where(id_column < decode_cursor(after))
-    async with read() as session:
-        rows = list((await session.scalars(page_stmt)).unique())
-    items = rows[:first]
+    """`stmt` selects the rows (ORM entities) of the whole connection; pages go by descending id."""
+
+    async def fetch(before: int | None, limit: int) -> list[Any]:
+        page_stmt = stmt.order_by(id_column.desc()).limit(limit)
+        if before is not None:
+            page_stmt = page_stmt.where(id_column < before)
+        async with read() as session:
+            return list((await session.scalars(page_stmt)).unique())
 
     async def count() -> int:
         async with read() as session:
             total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
         return int(total or 0)
 
-    return Page(
-        items=items,
-        cursors=[encode_cursor(row.id) for row in items],
-        has_next_page=len(rows) > first,
-        count=count,
-    )
+    return await paginate_with(fetch, count, first, after, pk=lambda row: row.id)
 
 
-async def paginate_records(
-    fetch: Callable[[int | None, int], Awaitable[list[Any]]],
+async def paginate_with(
+    fetch: Callable[[int | None, int], Awaitable[list[T]]],
     count: Callable[[], Awaitable[int]],
     first: int,
     after: str | None,
-) -> Page[Any]:
-    """`paginate` over plain-SQL records: `fetch(before_id, limit)` reads newest first."""
+    pk: Callable[[T], int],
+) -> Page[T]:
+    """A page newest first: `fetch(before_id, limit)` reads the rows (ORM entities or plain-SQL
+    records) with an id below `before_id`; `pk` gives a row's id for its cursor."""
     check_first(first)
     rows = await fetch(decode_cursor(after) if after is not None else None, first + 1)
     items = rows[:first]
     return Page(
         items=items,
-        cursors=[encode_cursor(row["id"]) for row in items],
+        cursors=[encode_cursor(pk(row)) for row in items],
         has_next_page=len(rows) > first,
         count=count,
     )
