@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hmac
 import logging
 import re
 import time
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -28,17 +29,17 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult as StrawberryExecutionResult
 
-from budgetline import idempotency
+from budgetline import idempotency, sweeper
 from budgetline.auth import bearer_secret
 from budgetline.compiled import CompiledQueries, Fallback
-from budgetline.errors import format_error, is_request_error, json_error
+from budgetline.errors import BUSY_MESSAGE, QuietSchema, format_error, is_request_error, json_error
 from budgetline.graphiql import ASSETS_DIR, ASSETS_PATH, self_hosted
-from budgetline.limits import BodyLimit, PayloadTooLarge, schema_extensions, validation_rules
+from budgetline.limits import BodyLimit, Documents, PayloadTooLarge, schema_extensions
 from budgetline.observability import Metrics, OperationName
 from budgetline.persisted import PersistedQueries, PersistedQueryNotFound
 from budgetline.settings import Settings
 from db import migrate
-from db.session import create_engine, database_unavailable, session_factory
+from db.session import create_engine, database_busy, database_unavailable, session_factory
 from resolvers.api_keys import authenticate
 from resolvers.context import Context, Principal
 from schema import build_schema
@@ -66,26 +67,29 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view plus authentication, one session per request and error masking."""
 
     def __init__(self, engine: AsyncEngine, guard_engine: AsyncEngine, settings: Settings, metrics: Metrics) -> None:
+        # One parse and validation cache for both paths, bounded in bytes (budgetline/limits.py).
+        self.documents = Documents(settings)
         super().__init__(
-            build_schema([*schema_extensions(settings), OperationName]),
+            build_schema([*schema_extensions(self.documents), OperationName], schema_class=QuietSchema),
             graphql_ide="graphiql" if settings.graphiql else None,
         )
         self.compiled = (
             CompiledQueries(
                 self.schema._schema,  # type: ignore[attr-defined]  # the graphql-core schema
-                validation_rules(settings),
-                settings.max_tokens,
+                self.documents,
+                settings.cache_max_bytes,
             )
             if settings.compiled_queries
             else None
         )
+        self.body_timeout_s = settings.body_timeout_s
         self.sessions = session_factory(engine)
         # Requests beyond what the pool holds wait here, in a plain asyncio queue, rather than in
         # the pool's own wait (much dearer in CPU per waiter: see docs/benchmarks.md).
         self.admission = asyncio.Semaphore(settings.db_pool_size + settings.db_max_overflow)
         self.guard_engine = guard_engine
         self.metrics = metrics
-        self.persisted = PersistedQueries()
+        self.persisted = PersistedQueries(max_bytes=settings.cache_max_bytes)
         self.graphiql_html = self_hosted(self.graphql_ide_html)
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -138,6 +142,9 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             if not self.graphql_ide:
                 return PlainTextResponse("Not Found", status_code=404)
             return await self.render_graphql_ide(request)
+        problem = await self._read_body(request)
+        if problem is not None:
+            return problem
         if self.admission.locked():
             try:
                 await asyncio.wait_for(self.admission.acquire(), ADMISSION_TIMEOUT_S)
@@ -149,6 +156,20 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             return await self._respond_with_session(request, request_id)
         finally:
             self.admission.release()
+
+    async def _read_body(self, request: Request) -> Response | None:
+        """The whole body, read (and size-checked by BodyLimit) before a request slot or a
+        database connection is taken: a slow client holds nothing but its own socket."""
+        try:
+            await asyncio.wait_for(request.body(), self.body_timeout_s)
+        except TimeoutError:
+            return json_error(
+                request, 408, f"the request body did not arrive within {self.body_timeout_s:g} s", "REQUEST_TIMEOUT"
+            )
+        except ClientDisconnect:
+            log.info("client disconnected before sending its request (request %s)", request.state.request_id)
+            return json_error(request, 400, "the client disconnected", "CLIENT_DISCONNECTED")
+        return None
 
     async def _respond_with_session(self, request: Request, request_id: str) -> Response:
         # One session (one pooled connection) serves the whole request, the key lookup included.
@@ -176,7 +197,13 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             return await self._execute(request, session, principal, request_id, None)
         except PayloadTooLarge:
             raise
+        except ClientDisconnect:
+            log.info("client disconnected (request %s)", request_id)
+            return json_error(request, 400, "the client disconnected", "CLIENT_DISCONNECTED")
         except Exception as exc:
+            if database_busy(exc):
+                log.warning("database busy (request %s): %s", request_id, type(exc).__name__)
+                return json_error(request, 503, BUSY_MESSAGE, "SERVICE_UNAVAILABLE", **{"Retry-After": "1"})
             if not database_unavailable(exc):
                 log.exception("unhandled error (request %s)", request_id)
                 return json_error(
@@ -284,8 +311,21 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         return await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
+        # Valid JSON that starts with neither { nor [ is a scalar: no GraphQL request.
+        if (
+            request.method == "POST"
+            and "json" in (request.content_type or "")
+            and (await request.get_body()).lstrip()[:1] not in (b"{", b"[", b"")
+        ):
+            raise HTTPException(
+                400, "the request body must be a JSON object: {query, variables?, operationName?, extensions?}"
+            )
         data = await super().parse_http_body(request)
-        return data if isinstance(data, list) else self.persisted.resolve(data)
+        if isinstance(data, list):
+            return data
+        if not isinstance(data.operation_name, (str, type(None))):
+            raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null, if provided.")
+        return self.persisted.resolve(data)
 
     @staticmethod
     def _wants_graphiql(request: Request) -> bool:
@@ -363,7 +403,13 @@ def create_app(database_url: str, settings: Settings, on_shutdown: list[Callable
             return JSONResponse({"status": "not migrated", "revision": current, "head": head}, status_code=503)
         return JSONResponse({"status": "ready", "revision": current})
 
-    async def prometheus(_: Request) -> Response:
+    async def prometheus(request: Request) -> Response:
+        # Off unless a token is set; then only `Authorization: Bearer <token>` reads it.
+        token = settings.metrics_token
+        if not token:
+            return PlainTextResponse("Not Found", status_code=404)
+        if not hmac.compare_digest(bearer_secret(request) or "", token):
+            return PlainTextResponse("Unauthorized", status_code=401, headers={"WWW-Authenticate": "Bearer"})
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @asynccontextmanager
@@ -372,9 +418,16 @@ def create_app(database_url: str, settings: Settings, on_shutdown: list[Callable
         # out of the cyclic garbage collector, whose full passes over it were the p99 tail.
         gc.collect()
         gc.freeze()
+        sweeping = (
+            asyncio.create_task(sweeper.run_forever(engine, settings.sweep_interval_s))
+            if settings.sweep_interval_s > 0
+            else None
+        )
         try:
             yield
         finally:
+            if sweeping is not None:
+                sweeping.cancel()
             await engine.dispose()
             await guard_engine.dispose()
             for callback in on_shutdown or []:

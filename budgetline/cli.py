@@ -1,4 +1,4 @@
-"""`budgetline serve | migrate | create-api-key | demo`."""
+"""`budgetline serve | migrate | create-api-key | demo | check-ledger | sweep`."""
 
 from __future__ import annotations
 
@@ -131,6 +131,26 @@ def cmd_check_ledger(settings: Settings, _: argparse.Namespace) -> int:
     return 1 if differences else 0
 
 
+def cmd_sweep(settings: Settings, _: argparse.Namespace) -> int:
+    from budgetline import sweeper
+    from db.session import create_engine
+
+    async def sweep(url: str) -> dict[str, int] | None:
+        engine = create_engine(url, pool_size=1, max_overflow=0)
+        try:
+            return await sweeper.run_once(engine)
+        finally:
+            await engine.dispose()
+
+    with migrated_database(settings) as url:
+        done = asyncio.run(sweep(url))
+    if done is None:
+        print("another process is sweeping right now; nothing done")
+        return 0
+    print("swept: " + ", ".join(f"{name}={count}" for name, count in done.items()))
+    return 0
+
+
 def build_parser(settings: Settings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="budgetline",
@@ -164,6 +184,13 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
         "draft total with its drafts; exit 1 on any difference",
     )
     ledger.set_defaults(handler=cmd_check_ledger)
+
+    sweep = sub.add_parser(
+        "sweep",
+        help="run the periodic jobs once (server processes run them every BUDGETLINE_SWEEP_INTERVAL_S): "
+        "purge expired idempotency keys",
+    )
+    sweep.set_defaults(handler=cmd_sweep)
     return parser
 
 

@@ -18,7 +18,6 @@ tests/test_compiled.py holds both paths to byte-identical responses.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -44,13 +43,11 @@ from graphql import (
     get_operation_ast,
     is_abstract_type,
     located_error,
-    parse,
-    specified_rules,
-    validate,
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from strawberry.types import ExecutionResult
 
+from budgetline.limits import BoundedCache, Documents, document_weight
 from budgetline.observability import operation_label
 from db.reads import Record
 from resolvers import accounts, audiences, budget_sources, campaigns, ids
@@ -558,39 +555,39 @@ def _source_key(campaign: Record) -> tuple[str, int] | None:
 
 
 class CompiledQueries:
-    """Plans by (document, operation name), compiled on first sight; None: the general path."""
+    """Plans by (document, operation name), compiled on first sight; None: the general path.
+    Documents are parsed and validated by the general path's own `Documents` (the same caches,
+    rules and limits), and plans are kept in an LRU bounded in bytes."""
 
-    def __init__(self, schema: GraphQLSchema, rules: list[Any], max_tokens: int, maxsize: int = 1000) -> None:
+    def __init__(self, schema: GraphQLSchema, documents: Documents, max_bytes: int) -> None:
         self.schema = schema
-        self.rules = [*specified_rules, *rules]
-        self.max_tokens = max_tokens
-        self.maxsize = maxsize
-        self.plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
+        self.documents = documents
+        self.plans: BoundedCache[tuple[str, str | None], Plan | bool] = BoundedCache(1000, max_bytes)
 
     def plan(self, query: str, operation_name: str | None) -> Plan | None:
         key = (query, operation_name)
-        if key in self.plans:
-            self.plans.move_to_end(key)
-            return self.plans[key]
-        plan = self._compile(query, operation_name)
-        self.plans[key] = plan
-        if len(self.plans) > self.maxsize:
-            self.plans.popitem(last=False)
-        return plan
+        found = self.plans.get(key)
+        if found is None:
+            found, weight = self._compile(query, operation_name)
+            self.plans.put(key, found, weight)
+        return found if isinstance(found, Plan) else None
 
-    def _compile(self, query: str, operation_name: str | None) -> Plan | None:
+    def _compile(self, query: str, operation_name: str | None) -> tuple[Plan | bool, int]:
         try:
-            document = parse(query, max_tokens=self.max_tokens)
+            document = self.documents.parse(query, operation_name)
         except GraphQLError:
-            return None
-        if validate(self.schema, document, self.rules):
-            return None
+            return False, len(query)
+        weight = document_weight(query, document)
+        # Empty variables: a cost that depends on them is judged at its maximum, so a plan
+        # never runs a document the general path would refuse for some variables.
+        if self.documents.validate(self.schema, query, document, {}):
+            return False, weight
         operation = get_operation_ast(document, operation_name)
         if operation is None or operation.operation != OperationType.QUERY or operation.directives:
-            return None
+            return False, weight
         try:
             root = Compiler(self.schema, document).root(operation)
         except Unsupported:
-            return None
+            return False, weight
         label = operation_label(document, operation_name) or "query:-"
-        return Plan(self.schema, operation.variable_definitions or (), root, label)
+        return Plan(self.schema, operation.variable_definitions or (), root, label), weight

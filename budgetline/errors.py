@@ -5,14 +5,29 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import strawberry
 from graphql import ArgumentNode, GraphQLError, Node, ObjectFieldNode, Visitor, parse, visit
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from strawberry.types import ExecutionContext
 
-from db.session import database_unavailable
+from db.session import database_busy, database_unavailable
 from resolvers.errors import UserError
 
 log = logging.getLogger("budgetline.errors")
+
+BUSY_MESSAGE = "the database could not finish this in time (a timeout or a lost race); nothing was changed: retry"
+
+
+class QuietSchema(strawberry.Schema):
+    """Strawberry logs every error at ERROR with its message (a variable's value included) and
+    a traceback. Here a client's error is one INFO line with its code and nothing it sent;
+    a server fault is logged once, at ERROR with its traceback, by `format_error`."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        for error in errors:
+            if error.path is None:
+                log.info("request error %s", request_error_code(error))
 
 
 def request_error_code(error: GraphQLError) -> str:
@@ -62,7 +77,7 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
             path = literal_path(error)
             if path:
                 formatted["message"] = f"{path}: {error.message}"
-        formatted["extensions"] = {"code": code}
+        formatted["extensions"] = {**(error.extensions or {}), "code": code}
         return formatted
     original = error.original_error
     if isinstance(original, UserError):
@@ -71,6 +86,13 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
             "locations": error.formatted.get("locations"),
             "path": error.path,
             "extensions": {"code": "BAD_USER_INPUT", "field": original.field},
+        }
+    if original is not None and database_busy(original):
+        log.warning("database busy in %s (request %s)", ".".join(map(str, error.path)), request_id)
+        return {
+            "message": BUSY_MESSAGE,
+            "path": error.path,
+            "extensions": {"code": "SERVICE_UNAVAILABLE", "requestId": request_id},
         }
     if original is not None and database_unavailable(original):
         log.warning("database unavailable in %s (request %s)", ".".join(map(str, error.path)), request_id)

@@ -1,7 +1,9 @@
 """`Idempotency-Key` for partner tools: a POST is performed at most once per API key and key value.
 
 A retry, even while the first request is still running, gets the first response; the same
-key with a different request body is refused. Keys are kept 24 hours.
+key with a different request body is refused. Keys are kept 24 hours, then the sweeper purges
+them. A kept response never holds a secret (a new key's `secret` is replayed as null) and is at
+most MAX_STORED_BYTES.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ HEADER = "idempotency-key"
 _VALID = re.compile(r"^[\x21-\x7e]{1,255}$")
 # How long a retry waits for the first request with the same key before giving up with 409.
 WAIT_MS = 30_000
+# A response larger than this is not kept for replays.
+MAX_STORED_BYTES = 64 * 1024
 
 
 async def perform_once(
@@ -73,8 +77,25 @@ async def perform_once(
             )
         else:
             response = await execute(key)
-        body = bytes(response.body)
-        await store.store_response(
-            conn, principal.api_key_id, key, response.status_code, response.headers.get("content-type", ""), body
-        )
+        stored_body = redacted(bytes(response.body), request)
+        if len(stored_body) <= MAX_STORED_BYTES:
+            await store.store_response(
+                conn,
+                principal.api_key_id,
+                key,
+                response.status_code,
+                response.headers.get("content-type", ""),
+                stored_body,
+            )
+        # else: nothing is kept; a retry is told the response was lost (or runs again if the
+        # first attempt changed nothing).
     return response
+
+
+def redacted(body: bytes, request: Request) -> bytes:
+    """The response as it may be kept: a secret it shows (a new API key's) becomes null, so a
+    replay answers `secret: null` and the secret exists nowhere but in the first response."""
+    context = getattr(request.state, "context", None)
+    for secret in context.secrets_shown if context is not None else ():
+        body = body.replace(b'"' + secret.encode() + b'"', b"null")
+    return body

@@ -1,49 +1,417 @@
-"""Limits that keep one request from tipping the server over: GraphQL document limits as
-Strawberry extensions (factories, so each request gets fresh ones) and a request body limit."""
+"""Limits that keep one request from tipping the server over (docs/security.md lists them all).
+
+- `measure`: one walk over a document that visits each fragment once (memoised by name), so a
+  document that spreads fragments into each other cannot make the analysis exponential. It
+  gives, per operation, the depth, the aliases and the cost with fragments expanded, as numbers.
+- `limits_rule`: those numbers against the limits, as a graphql-core validation rule.
+- `DocumentGuard`: the parse and validation steps of every request, through caches bounded in
+  bytes as well as in entries, plus the checks that need the request itself (`operationName`
+  with several operations, a cost that depends on the variables).
+- `BodyLimit`: the request body's size.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
-from graphql import ASTValidationRule
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    Token,
+    TokenKind,
+    ValidationContext,
+    VariableNode,
+    get_named_type,
+    is_composite_type,
+    is_list_type,
+    is_non_null_type,
+    parse,
+    specified_rules,
 )
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.extensions import DisableIntrospection, SchemaExtension
+from strawberry.schema.schema import validate_document
 
 from budgetline.settings import Settings
+from resolvers.pagination import MAX_PAGE_SIZE
+
+INTROSPECTION_ROOTS = {"__schema": "__Schema", "__type": "__Type"}
+# A number literal longer than this is no Int, Float or amount the schema accepts; refusing it
+# at parse time keeps Python's own int() (and its 4,300-digit message) out of the way.
+MAX_NUMBER_LITERAL = 40
+# Counts stop growing here (2**53 stays exact in JSON): a fan-out of fragments can describe
+# numbers with hundreds of digits.
+SATURATED = 10**15
+# What one parsed token costs in memory (AST node, location, token), measured with tracemalloc.
+TOKEN_BYTES = 640
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a selection set asks for, with every fragment expanded (as plain numbers)."""
+
+    depth: int = 0  # nested selection sets, introspection excluded (as Strawberry's depth limiter)
+    aliases: int = 0
+    cost: int = 0  # each field once per item its enclosing lists can return
+    variable_pages: bool = False  # a `first` given by a variable was counted at its maximum
+
+    def __add__(self, other: Shape) -> Shape:
+        return Shape(
+            max(self.depth, other.depth),
+            min(self.aliases + other.aliases, SATURATED),
+            min(self.cost + other.cost, SATURATED),
+            self.variable_pages or other.variable_pages,
+        )
+
+
+class Measure:
+    """One walk per document; each fragment is measured once, however often it is spread."""
+
+    def __init__(
+        self, schema: GraphQLSchema, document: DocumentNode, list_size: int, variables: dict[str, Any] | None
+    ) -> None:
+        self.schema = schema
+        self.list_size = list_size
+        self.variables = variables
+        self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        # `$first: Int = 10`: the default stands in for a variable the request leaves out.
+        self.defaults = {
+            v.variable.name.value: _page_size(v.default_value.value)
+            for d in document.definitions
+            if isinstance(d, OperationDefinitionNode)
+            for v in d.variable_definitions or ()
+            if isinstance(v.default_value, IntValueNode)
+        }
+        self.memo: dict[str, Shape] = {}
+        self.active: set[str] = set()  # fragment cycles are reported by NoFragmentCyclesRule
+
+    def operation(self, operation: OperationDefinitionNode) -> Shape:
+        root = self.schema.get_root_type(operation.operation)
+        return self.selections(operation.selection_set, root)
+
+    def selections(self, selection_set: SelectionSetNode, parent: GraphQLNamedType | None) -> Shape:
+        shape = Shape()
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                shape += self.field(selection, parent)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                inner = self.schema.get_type(condition.name.value) if condition else parent
+                shape += self.selections(selection.selection_set, inner)
+            elif isinstance(selection, FragmentSpreadNode):
+                shape += self.fragment(selection.name.value)
+        return shape
+
+    def fragment(self, name: str) -> Shape:
+        if name in self.memo:
+            return self.memo[name]
+        definition = self.fragments.get(name)
+        if definition is None or name in self.active:
+            return Shape()
+        self.active.add(name)
+        shape = self.selections(definition.selection_set, self.schema.get_type(definition.type_condition.name.value))
+        self.active.discard(name)
+        self.memo[name] = shape
+        return shape
+
+    def field(self, node: FieldNode, parent: GraphQLNamedType | None) -> Shape:
+        alias = 1 if node.alias else 0
+        name = node.name.value
+        definition: Any = None
+        child_type: GraphQLNamedType | None = None
+        if name in INTROSPECTION_ROOTS:
+            child_type = self.schema.get_type(INTROSPECTION_ROOTS[name])
+        elif isinstance(parent, (GraphQLObjectType, GraphQLInterfaceType)) and name in parent.fields:
+            definition = parent.fields[name]
+            child_type = get_named_type(definition.type)
+        children = self.selections(node.selection_set, child_type) if node.selection_set else Shape()
+        if name.startswith("__") or (parent is not None and parent.name.startswith("__")):
+            # Introspection costs nothing and adds no depth: its size is the schema's, and how
+            # deeply its lists nest is bounded by graphql-core's MaxIntrospectionDepthRule.
+            return Shape(0, alias + children.aliases, 0, children.variable_pages)
+        size, variable = self.items(node, definition, parent)
+        return Shape(
+            1 + children.depth if node.selection_set else 0,
+            alias + children.aliases,
+            min(1 + size * children.cost, SATURATED),
+            variable or children.variable_pages,
+        )
+
+    def items(self, node: FieldNode, definition: Any, parent: GraphQLNamedType | None) -> tuple[int, bool]:
+        """How many items the field's value can hold: `first` for a connection, `list_size` for
+        a list of objects without it, else 1. (Edges are counted by their connection's `first`.)"""
+        if definition is None:
+            return 1, False
+        if "first" in definition.args:
+            for argument in node.arguments or ():
+                if argument.name.value != "first":
+                    continue
+                value = argument.value
+                if isinstance(value, IntValueNode):
+                    return _page_size(value.value), False
+                if isinstance(value, VariableNode):
+                    given = (self.variables or {}).get(value.name.value, self.defaults.get(value.name.value))
+                    if self.variables is not None and type(given) is int:
+                        return max(0, min(given, MAX_PAGE_SIZE)), False
+                    return MAX_PAGE_SIZE, True
+                return MAX_PAGE_SIZE, False
+            default = definition.args["first"].default_value
+            return (default if type(default) is int else MAX_PAGE_SIZE), False
+        if parent is not None and parent.name.endswith("Connection") and node.name.value == "edges":
+            return 1, False
+        type_ = definition.type.of_type if is_non_null_type(definition.type) else definition.type
+        if is_list_type(type_) and is_composite_type(get_named_type(type_)):
+            return self.list_size, False
+        return 1, False
+
+
+def _page_size(literal: str) -> int:
+    if len(literal) > 6:
+        return MAX_PAGE_SIZE
+    return max(0, min(int(literal), MAX_PAGE_SIZE))
+
+
+def operation_name(operation: OperationDefinitionNode) -> str:
+    return operation.name.value if operation.name else "anonymous"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int
+    max_aliases: int
+    max_cost: int
+    list_size: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(settings.max_depth, settings.max_aliases, settings.max_cost, settings.cost_list_size)
+
+    def errors(
+        self, schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any] | None
+    ) -> tuple[list[GraphQLError], bool]:
+        """The limit errors of every operation, and whether a cost was left to the variables
+        (`variables` None: static, a variable `first` counted at its maximum)."""
+        measure = Measure(schema, document, self.list_size, variables)
+        found: list[GraphQLError] = []
+        deferred = False
+        for operation in document.definitions:
+            if not isinstance(operation, OperationDefinitionNode):
+                continue
+            try:
+                shape = measure.operation(operation)
+            except RecursionError:  # graphql-core's own rules abort on such documents too
+                found.append(GraphQLError("the document nests fragments too deeply", operation))
+                continue
+            name = operation_name(operation)
+            if shape.depth > self.max_depth:
+                found.append(GraphQLError(f"'{name}' exceeds maximum operation depth of {self.max_depth}", operation))
+            if shape.aliases > self.max_aliases:
+                found.append(GraphQLError(f"{shape.aliases} aliases found. Allowed: {self.max_aliases}", operation))
+            if shape.cost > self.max_cost:
+                if shape.variable_pages and variables is None:
+                    deferred = True  # judged per request, with the variables' values
+                    continue
+                cost = str(shape.cost) if shape.cost < SATURATED else f"over {SATURATED}"
+                found.append(
+                    GraphQLError(
+                        f"'{name}' costs {cost}, more than the limit of {self.max_cost}: each field "
+                        f"counts once per item its lists can return (`first`, or {self.list_size} for a list "
+                        "without it); ask for fewer items or fields",
+                        operation,
+                        extensions={"cost": shape.cost, "maxCost": self.max_cost},
+                    )
+                )
+        return found, deferred
+
+
+def limits_rule(limits: Limits) -> type[ASTValidationRule]:
+    """Depth, aliases and static cost, as one validation rule."""
+
+    class DocumentLimitsRule(ASTValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            errors, _ = limits.errors(context.schema, context.document, None)
+            for error in errors:
+                context.report_error(error)
+
+    return DocumentLimitsRule
 
 
 def validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
-    """The server's own rules, on top of the specification's: depth, aliases, introspection."""
-    rules = [
-        *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
-    ]
+    """The server's own rules, on top of the specification's: depth, aliases, cost, introspection."""
+    rules: list[type[ASTValidationRule]] = [limits_rule(Limits.of(settings))]
     if not settings.introspection:
         rules.extend(DisableIntrospection().validation_rules)
     return rules
 
 
-def schema_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    # The limiters make a new validation rule class each time they are built; build them once,
-    # so every request validates with the same rules and ValidationCache can hit.
-    rules = validation_rules(settings)
-    return [
-        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: AddValidationRules(rules),
-        # Parsing and validating the same document again is wasted work: cache both (shared LRUs).
-        lambda: ParserCache(maxsize=1000),
-        lambda: ValidationCache(maxsize=1000),
-    ]
+# --- caches bounded in bytes ----------------------------------------------------------------
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class BoundedCache(Generic[K, V]):
+    """An LRU bounded by entries and by the bytes its entries hold (their `weight`); an entry
+    heavier than an eighth of the budget is not kept at all, so one document cannot flush it."""
+
+    def __init__(self, max_entries: int, max_bytes: int) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._entries: OrderedDict[K, tuple[V, int]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: K) -> V | None:
+        found = self._entries.get(key)
+        if found is None:
+            return None
+        self._entries.move_to_end(key)
+        return found[0]
+
+    def put(self, key: K, value: V, weight: int) -> None:
+        if weight > self.max_bytes // 8:
+            return
+        previous = self._entries.pop(key, None)
+        if previous is not None:
+            self.bytes -= previous[1]
+        self._entries[key] = (value, weight)
+        self.bytes += weight
+        while len(self._entries) > self.max_entries or self.bytes > self.max_bytes:
+            _, (_, dropped) = self._entries.popitem(last=False)
+            self.bytes -= dropped
+
+
+def document_weight(query: str, document: DocumentNode | None) -> int:
+    """The memory a cached document keeps: its text (locations hold it) and its parsed tokens."""
+    tokens = 0
+    token: Token | None = document.loc.start_token if document is not None and document.loc else None
+    while token is not None:
+        tokens += 1
+        token = token.next
+    return len(query) + TOKEN_BYTES * tokens
+
+
+def check_literals(document: DocumentNode) -> None:
+    """A number literal longer than any value the schema accepts is refused at parse time."""
+    token: Token | None = document.loc.start_token if document.loc else None
+    while token is not None:
+        if token.kind in (TokenKind.INT, TokenKind.FLOAT) and len(token.value or "") > MAX_NUMBER_LITERAL:
+            raise GraphQLError(
+                f"Syntax Error: a number literal of {len(token.value or '')} characters; "
+                f"at most {MAX_NUMBER_LITERAL} are accepted",
+                source=document.loc.source if document.loc else None,
+                positions=[token.start],
+            )
+        token = token.next
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A validated document: its errors, and whether its cost waits for the variables."""
+
+    errors: list[GraphQLError]
+    deferred: bool
+
+
+class Documents:
+    """Parsing and validation shared by every request of an app (and by its compiled plans)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.max_tokens = settings.max_tokens
+        self.max_chars = settings.max_document_chars
+        self.limits = Limits.of(settings)
+        self.rules = tuple(validation_rules(settings))
+        self.parsed: BoundedCache[str, DocumentNode] = BoundedCache(1000, settings.cache_max_bytes)
+        self.checked: BoundedCache[str, Checked] = BoundedCache(1000, settings.cache_max_bytes)
+
+    def parse(self, query: str, operation: str | None) -> DocumentNode:
+        document = self.parsed.get(query)
+        if document is None:
+            if len(query) > self.max_chars:
+                raise GraphQLError(
+                    f"Syntax Error: the document is {len(query)} characters long; at most {self.max_chars} "
+                    "are accepted (send large values as variables)"
+                )
+            document = parse(query, max_tokens=self.max_tokens)
+            check_literals(document)
+            self.parsed.put(query, document, document_weight(query, document))
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if operation is None and len(operations) > 1:
+            raise GraphQLError(
+                f"the document has {len(operations)} operations: send operationName to choose the one to run"
+            )
+        return document
+
+    def validate(
+        self,
+        schema: GraphQLSchema,
+        query: str,
+        document: DocumentNode,
+        variables: dict[str, Any] | None,
+    ) -> list[GraphQLError]:
+        """The specification's rules (as Strawberry runs them) and the server's, cached per
+        document; a cost that depends on the variables is judged with this request's."""
+        checked = self.checked.get(query)
+        if checked is None:
+            errors = validate_document(schema, document, (*specified_rules, *self.rules))
+            checked = Checked(errors, not errors and self.limits.errors(schema, document, None)[1])
+            self.checked.put(query, checked, document_weight(query, document))
+        if checked.deferred:
+            return self.limits.errors(schema, document, variables if isinstance(variables, dict) else {})[0]
+        return checked.errors
+
+
+class DocumentGuard(SchemaExtension):
+    """Strawberry's parse and validation steps through `Documents` (in place of its own
+    ParserCache, ValidationCache, MaxTokensLimiter and limiters, whose caches count entries
+    only and whose limiters expand every fragment spread)."""
+
+    def __init__(self, documents: Documents) -> None:
+        super().__init__()
+        self.documents = documents
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query is not None and context.graphql_document is None:
+            context.graphql_document = self.documents.parse(context.query, context.operation_name)
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query is not None and context.graphql_document is not None:
+            context.pre_execution_errors = self.documents.validate(
+                context.schema._schema,  # Strawberry's own ValidationCache reads it the same way
+                context.query,
+                context.graphql_document,
+                context.variables,
+            )
+        yield
+
+
+def schema_extensions(documents: Documents) -> list[Callable[[], SchemaExtension]]:
+    return [lambda: DocumentGuard(documents)]
+
+
+# --- the request body -------------------------------------------------------------------------
 
 
 class BodyLimit:

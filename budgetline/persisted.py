@@ -2,18 +2,19 @@
 
 A client sends `extensions.persistedQuery = {version: 1, sha256Hash}` without `query`; when this
 process does not know the hash yet, it answers PERSISTED_QUERY_NOT_FOUND and the client resends
-hash and query once. Queries are kept per process in a bounded LRU, so an attacker can fill it
-but never grow it.
+hash and query once. Queries are kept per process in an LRU bounded in entries and in bytes, so
+an attacker can fill it but never grow it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from dataclasses import replace
 
 from cross_web import HTTPException
 from strawberry.http import GraphQLRequestData
+
+from budgetline.limits import BoundedCache
 
 
 class PersistedQueryNotFound(Exception):
@@ -21,9 +22,8 @@ class PersistedQueryNotFound(Exception):
 
 
 class PersistedQueries:
-    def __init__(self, max_entries: int = 5000) -> None:
-        self.max_entries = max_entries
-        self._queries: OrderedDict[str, str] = OrderedDict()
+    def __init__(self, max_entries: int = 5000, max_bytes: int = 32 * 1024 * 1024) -> None:
+        self._queries: BoundedCache[str, str] = BoundedCache(max_entries, max_bytes)
 
     def resolve(self, data: GraphQLRequestData) -> GraphQLRequestData:
         persisted = (data.extensions or {}).get("persistedQuery")
@@ -38,12 +38,8 @@ class PersistedQueries:
             query = self._queries.get(digest)
             if query is None:
                 raise PersistedQueryNotFound
-            self._queries.move_to_end(digest)
             return replace(data, query=query)
         if hashlib.sha256(data.query.encode()).hexdigest() != digest:
             raise HTTPException(400, "persistedQuery.sha256Hash does not match the query")
-        self._queries[digest] = data.query
-        self._queries.move_to_end(digest)
-        while len(self._queries) > self.max_entries:
-            self._queries.popitem(last=False)
+        self._queries.put(digest, data.query, len(data.query) + len(digest))
         return data

@@ -36,6 +36,22 @@ class Settings(BaseSettings):
     max_aliases: int = Field(default=30, ge=0, le=1000)
     max_tokens: int = Field(default=5000, ge=100, le=1_000_000)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # A GraphQL document's length in characters (comments and whitespace included); the body
+    # may be larger for its variables.
+    max_document_chars: int = Field(default=100_000, ge=1000, le=10_000_000)
+    # Static cost of an operation: each field once per item its lists can return (`first`, or
+    # cost_list_size for a list without it); see docs/security.md.
+    max_cost: int = Field(default=10_000, ge=10, le=10_000_000)
+    cost_list_size: int = Field(default=20, ge=1, le=10_000)
+    # Seconds a client has to send its whole request body; no request slot or database
+    # connection is taken before it has arrived.
+    body_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    # Bytes of documents each cache (parsed, validated, compiled, persisted) may hold.
+    cache_max_bytes: int = Field(default=32 * 1024 * 1024, ge=1024 * 1024)
+    # GET /metrics answers only `Authorization: Bearer <metrics_token>`; unset: /metrics is off (404).
+    metrics_token: str | None = None
+    # The sweeper (budgetline/sweeper.py): seconds between runs in each server process; 0: off.
+    sweep_interval_s: float = Field(default=60.0, ge=0, le=86_400)
     # Answer the hot read queries through compiled plans (budgetline/compiled.py); off: every
     # request goes through graphql-core's execution, with the same responses.
     compiled_queries: bool = True

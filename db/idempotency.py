@@ -24,11 +24,14 @@ async def claim(conn: AsyncConnection, api_key_id: int, key: str, request_hash: 
     Both wait while another transaction holds the same key: the first request keeps its
     transaction open until its response is stored, so a concurrent retry waits for it.
     """
-    for table in ("idempotency_keys", "idempotency_effects"):
-        await conn.execute(
-            text(f"DELETE FROM {table} WHERE api_key_id = :k AND created_at < now() - interval '{RETENTION}'"),
-            {"k": api_key_id},
-        )
+    # An expired row of this key is gone for good (the sweeper purges the others).
+    await conn.execute(
+        text(
+            "DELETE FROM idempotency_keys WHERE api_key_id = :k AND key = :key "
+            f"AND created_at < now() - interval '{RETENTION}'"
+        ),
+        {"k": api_key_id, "key": key},
+    )
     inserted = await conn.scalar(
         text(
             "INSERT INTO idempotency_keys (api_key_id, key, request_hash) VALUES (:k, :key, :h) "
@@ -82,3 +85,12 @@ async def mark_effect(session: AsyncSession, api_key_id: int, key: str) -> None:
         ),
         {"k": api_key_id, "key": key},
     )
+
+
+async def purge_expired(conn: AsyncConnection) -> int:
+    """The sweeper's job: every key and effect past its retention, whoever sent it."""
+    purged = 0
+    for table in ("idempotency_keys", "idempotency_effects"):
+        result = await conn.execute(text(f"DELETE FROM {table} WHERE created_at < now() - interval '{RETENTION}'"))
+        purged += result.rowcount
+    return purged

@@ -9,6 +9,8 @@ from sqlalchemy import BigInteger, DateTime, FetchedValue, ForeignKey, LargeBina
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 Money = Numeric(14, 2, asdecimal=True)
+# A sum of any number of amounts (migration 0004): wide enough never to overflow.
+MoneySum = Numeric(38, 2, asdecimal=True)
 # Defaults live in the migrations; the ORM reads them back with RETURNING.
 GENERATED = FetchedValue()
 
@@ -52,7 +54,7 @@ class OrderRow(Base):
     end_date: Mapped[date]
     allocated_amount: Mapped[Decimal] = mapped_column(Money, server_default=GENERATED)
     purchase_order_total: Mapped[Decimal] = mapped_column(Money, server_default=GENERATED)
-    draft_amount: Mapped[Decimal] = mapped_column(Money, server_default=GENERATED)
+    draft_amount: Mapped[Decimal] = mapped_column(MoneySum, server_default=GENERATED)
     cancelled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=GENERATED)
 
@@ -66,7 +68,7 @@ class PurchaseOrderRow(Base):
     po_number: Mapped[str] = mapped_column(Text)
     amount: Mapped[Decimal] = mapped_column(Money)
     allocated_amount: Mapped[Decimal] = mapped_column(Money, server_default=GENERATED)
-    draft_amount: Mapped[Decimal] = mapped_column(Money, server_default=GENERATED)
+    draft_amount: Mapped[Decimal] = mapped_column(MoneySum, server_default=GENERATED)
     cancelled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=GENERATED)
 

@@ -100,6 +100,23 @@ def database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, (OSError, ConnectionError, TimeoutError))
 
 
+# SQLSTATEs meaning "this request waited too long or lost a race; nothing was written": a
+# statement or lock timeout, a serialization failure or deadlock (once retries ran out).
+_BUSY_SQLSTATES = frozenset({"57014", "55P03", "40001", "40P01"})
+
+
+def database_busy(exc: BaseException) -> bool:
+    """True when `exc` is a timeout or lost race inside PostgreSQL: retryable, not a bug."""
+    import asyncpg
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, asyncpg.PostgresError):
+        return str(exc.sqlstate or "") in _BUSY_SQLSTATES
+    if isinstance(exc, DBAPIError):
+        return str(getattr(exc.orig, "sqlstate", "") or "") in _BUSY_SQLSTATES
+    return False
+
+
 async def driver_of(session: AsyncSession) -> tuple[AsyncConnection, Any]:
     """The session's connection and, inside it, its own asyncpg connection (for db/reads.py)."""
     connection = await session.connection()

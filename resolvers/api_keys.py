@@ -81,7 +81,11 @@ async def issue(ctx: Context, *, name: str, role: str, account_id: str | None) -
             account = await get_account_for_write(session, ctx.principal, account_id)
         return await insert_key(session, name=clean, role=role, account_id=account.id if account else None)
 
-    return await ctx.transact(work)
+    issued = await ctx.transact(work)
+    assert issued.secret is not None
+    # The response shows it once; nothing that keeps responses (idempotency) may keep it.
+    ctx.secrets_shown.append(issued.secret)
+    return issued
 
 
 async def revoke(ctx: Context, *, api_key_id: str) -> IssuedKey:

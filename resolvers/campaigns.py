@@ -94,8 +94,21 @@ def check_setup_complete(row: CampaignRow) -> None:
         raise StepIncomplete(f"step SETUP needs: {', '.join(missing)}", missing)
 
 
+def check_setup_still_complete(row: CampaignRow) -> None:
+    """R3 and R5: moving on from step 2, or publishing, re-checks step 1 too (a draft may have
+    cleared its audience since); `missing` then lists every field still to fill in."""
+    missing = [f for f in missing_fields(row) if f in ("NAME", "AUDIENCE")]
+    if missing:
+        raise StepIncomplete(
+            f"step SETUP is no longer complete (needs: {', '.join(missing)}): go back and fill it in",
+            missing_fields(row),
+        )
+
+
 async def check_budget_and_schedule(session: AsyncSession, row: CampaignRow, *, lock: bool) -> SourceRow:
-    """R3, in its order of reporting. With lock=True (R5) the source rows are held FOR UPDATE."""
+    """R2 again, then R3 in its order of reporting. With lock=True (R5) the source rows are held
+    FOR UPDATE."""
+    check_setup_still_complete(row)
     if row.order_id is None:
         raise StepIncomplete("select a budget source first", ["BUDGET_SOURCE"], code="BUDGET_SOURCE_REQUIRED")
     missing = [f for f in missing_fields(row) if f in ("BUDGET", "SCHEDULE")]

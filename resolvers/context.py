@@ -59,6 +59,8 @@ class Context:
     # For the request log and metrics: "<type>:<root fields>", and the user error codes returned.
     operation: str = "-"
     user_error_codes: list[str] = field(default_factory=list)
+    # Secrets this request's response shows (a new API key's): never to be stored anywhere.
+    secrets_shown: list[str] = field(default_factory=list)
     loaders: Loaders = field(init=False)
     # One AsyncSession serves the whole request; GraphQL resolves sibling fields
     # concurrently, so every use of the session takes this lock.

@@ -16,7 +16,7 @@ def encode(type_name: str, pk: int) -> str:
 
 def decode(value: str) -> tuple[str, int] | None:
     """(type name, primary key), or None for anything that is not one of our IDs."""
-    if not isinstance(value, str) or not 0 < len(value) <= 64:
+    if not isinstance(value, str) or not 0 < len(value) <= 64 or not value.isascii():
         return None
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from decimal import Decimal
 
@@ -10,7 +11,10 @@ from resolvers.errors import InvalidInput
 
 MAX_NAME = 200
 MAX_NUMBER = 64
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Bidirectional controls (embeddings, overrides, isolates, marks): they make a name display as
+# something else than it is ("Trojan Source").
+_BIDI = re.compile(r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/-]*$")
 
 # Active ISO 4217 currency codes.
@@ -184,6 +188,10 @@ def name(value: str, field: str) -> str:
         raise InvalidInput(f"{field} must be at most {MAX_NAME} characters", field)
     if _CONTROL.search(cleaned):
         raise InvalidInput(f"{field} must not contain control characters", field)
+    if _BIDI.search(cleaned):
+        raise InvalidInput(f"{field} must not contain bidirectional control characters", field)
+    if not any(unicodedata.category(c)[0] in "LNPS" for c in cleaned):
+        raise InvalidInput(f"{field} must contain a visible character", field)
     return cleaned
 
 

@@ -15,8 +15,10 @@ from schema.scalars import SCALAR_MAP
 from schema.types import ApiKey, Audience, Campaign, Order, PurchaseOrder
 
 
-def build_schema(extensions: Sequence[Callable[[], SchemaExtension]] = ()) -> strawberry.Schema:
-    return strawberry.Schema(
+def build_schema(
+    extensions: Sequence[Callable[[], SchemaExtension]] = (), schema_class: type[strawberry.Schema] = strawberry.Schema
+) -> strawberry.Schema:
+    return schema_class(
         query=Query,
         mutation=Mutation,
         types=[Order, PurchaseOrder, Campaign, Audience, ApiKey],

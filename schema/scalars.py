@@ -1,8 +1,11 @@
-"""Decimal: money as a JSON string with exactly two fraction digits. Never a float."""
+"""Decimal: money as a JSON string with exactly two fraction digits, never a float. Date: an
+ISO 8601 calendar date, `YYYY-MM-DD` only. Both accept ASCII digits only (Python's `\\d`,
+`Decimal()` and `date.fromisoformat` also take Arabic-Indic or full-width digits, "20261201" or "2026-W49-1")."""
 
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +15,8 @@ from strawberry.types.scalar import ScalarDefinition
 
 CENT = Decimal("0.01")
 MAX_INTEGER_DIGITS = 12
-_AMOUNT = re.compile(r"^-?(\d+)(?:\.(\d{1,2}))?$")
+_AMOUNT = re.compile(r"^-?([0-9]+)(?:\.([0-9]{1,2}))?$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 def parse_money(value: Any) -> Decimal:
@@ -51,4 +55,28 @@ DECIMAL = strawberry.scalar(
     parse_literal=parse_money_literal,
 )
 
-SCALAR_MAP: dict[object, ScalarDefinition] = {Decimal: DECIMAL}
+
+def parse_date(value: Any) -> date:
+    if not isinstance(value, str) or not _DATE.match(value):
+        raise ValueError(f'{str(value)[:40]!r} is not a date: use YYYY-MM-DD, e.g. "2026-12-31"')
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date of the calendar") from None
+
+
+def parse_date_literal(node: ValueNode, _variables: Any = None) -> date:
+    if isinstance(node, StringValueNode):
+        return parse_date(node.value)
+    raise ValueError('a date is a string such as "2026-12-31"')
+
+
+DATE = strawberry.scalar(
+    name="Date",
+    description='A calendar date, "YYYY-MM-DD" (ISO 8601), e.g. "2026-12-31".',
+    serialize=date.isoformat,
+    parse_value=parse_date,
+    parse_literal=parse_date_literal,
+)
+
+SCALAR_MAP: dict[object, ScalarDefinition] = {Decimal: DECIMAL, date: DATE}

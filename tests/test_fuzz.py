@@ -6,8 +6,10 @@ Whatever arrives, valid or not: never a 5xx, never a stack trace, SQL or secret 
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import time
 from collections import Counter
 from typing import Any
 
@@ -89,3 +91,75 @@ async def test_fuzz_the_live_server(api: Api, live_servers: Any) -> None:
     total = sum(statuses.values())
     print(f"fuzz: {total} operations, statuses {dict(statuses)}")
     assert total >= 3 * EXAMPLES * 0.9
+
+
+def hostile_requests(account: str, campaign: str) -> list[tuple[str, bytes]]:
+    """Shapes the schema-driven fuzzer never generates: each a class of attack (docs/security.md)."""
+
+    def body(query: str, variables: dict[str, Any] | None = None) -> bytes:
+        return json.dumps({"query": query, "variables": variables or {}}).encode()
+
+    def fan_out(n: int, extra: str = "") -> str:
+        fragments = ["fragment F0 on Account { id }"] + [
+            f"fragment F{i} on Account {{ {extra.format(i=i)}...F{i - 1} ...F{i - 1} }}" for i in range(1, n + 1)
+        ]
+        return f'{{ account(id: "{account}") {{ ...F{n} }} }} ' + " ".join(fragments)
+
+    nested = "campaigns(first: 100) { edges { node { budgetSource { %s } } } }"
+    deep = "id"
+    for _ in range(3):
+        deep = nested % deep
+    update = "mutation($i: UpdateCampaignInput!) { updateCampaign(input: $i) { __typename } }"
+    shapes = [
+        ("fan-out", body(fan_out(39))),
+        ("fan-out with aliases", body(fan_out(39, "a{i}: id "))),
+        ("fan-out of 300", body(fan_out(300))),
+        (
+            "repeated spreads",
+            body(f'{{ account(id: "{account}") {{ {"...F " * 1500} }} }} fragment F on Account {{ id }}'),
+        ),
+        ("nested connections", body(f'{{ account(id: "{account}") {{ {deep.replace("budgetSource { ", "", 1)} }} }}')),
+        (
+            "aliased connections",
+            body(
+                "{ "
+                + " ".join(
+                    f'a{i}: account(id: "{account}") {{ campaigns(first: 100) {{ totalCount }} }}' for i in range(30)
+                )
+                + " }"
+            ),
+        ),
+        ("huge integer", body(f'{{ account(id: "{account}") {{ campaigns(first: {"9" * 5000}) {{ totalCount }} }} }}')),
+        (
+            "several operations",
+            body(
+                "query A { viewer { role } } "
+                'mutation B { deleteCampaignDraft(input: {campaignId: "x"}) { __typename } }'
+            ),
+        ),
+        ("unicode money", body(update, {"i": {"campaignId": campaign, "budget": "\u0661\u0662\u0663"}})),
+        ("full-width money", body(update, {"i": {"campaignId": campaign, "budget": "\uff11\uff12\uff13"}})),
+        ("week date", body(update, {"i": {"campaignId": campaign, "startDate": "2026-W49-1"}})),
+        ("bidi name", body(update, {"i": {"campaignId": campaign, "name": "a\u202eb"}})),
+    ]
+    shapes += [
+        (f"non-object {raw!r}", raw) for raw in (b"null", b"123", b"true", b'"x"', b"[]", b'{"operationName": ["a"]}')
+    ]
+    return shapes
+
+
+async def test_hostile_shapes_are_answered_fast_and_never_5xx(api: Api, live_servers: Any) -> None:
+    world = await api.world()
+    campaign = (await world.draft())["id"]
+    [server] = live_servers(1)
+    headers = {"Authorization": f"Bearer {world.manager}", "Content-Type": "application/json"}
+    async with httpx.AsyncClient(timeout=30) as client:
+        for name, content in hostile_requests(world.account, campaign):
+            started = time.perf_counter()
+            response = await client.post(server.url + "/graphql", content=content, headers=headers)
+            elapsed = time.perf_counter() - started
+            assert response.status_code < 500, (name, response.text)
+            assert not LEAKS.search(response.text) and "set_int_max_str_digits" not in response.text, name
+            assert elapsed < 1.0, (name, elapsed)
+        # The server is still there for everyone else.
+        assert (await client.get(server.url + "/readyz")).status_code == 200
