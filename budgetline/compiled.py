@@ -578,10 +578,10 @@ class CompiledQueries:
         except GraphQLError:
             return False, len(query)
         weight = document_weight(query, document)
-        # Empty variables: a cost that depends on them is judged at its maximum, so a plan
-        # never runs a document the general path would refuse for some variables.
         if self.documents.validate(self.schema, query, document, {}):
             return False, weight
+        if self.documents.limits.errors(self.schema, document, None)[1]:
+            return False, weight  # its cost depends on the variables: judged per request, there
         operation = get_operation_ast(document, operation_name)
         if operation is None or operation.operation != OperationType.QUERY or operation.directives:
             return False, weight
