@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest schema bench fuzz clean
+.PHONY: install run test lint typecheck pytest schema bench fuzz clean reset
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,5 +40,11 @@ schema: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
+# The virtualenv and caches; the data stays.
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# The data: the embedded PostgreSQL and demo keys of `make run`, and the test server's. The next
+# `make run` starts from a fresh demo (stop a running `make run` first).
+reset:
+	rm -rf .budgetline .budgetline-test

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import errno
+import importlib.metadata
 import logging
 import os
+import socket
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,6 +20,7 @@ from budgetline.observability import configure_logging
 from budgetline.settings import Settings, get_settings
 from db import embedded, migrate
 from db.session import ensure_database, with_database
+from resolvers.context import ROLES
 
 log = logging.getLogger("budgetline")
 
@@ -51,38 +57,75 @@ def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything else starts, so a busy port fails at once."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror})"
+        raise CommandError(
+            f"port {port} on {host} {reason}: stop what listens there, or choose another port with "
+            f"--port {port + 1} (or BUDGETLINE_PORT={port + 1} make run)"
+        ) from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from budgetline.app import create_app
 
+    sock = bind(args.host, args.port)
     url, stop = resolve_database(settings)
     try:
         migrate.upgrade(url)
+        loaded = None
         if args.demo:
             from budgetline import demo
 
-            asyncio.run(demo.load(url, settings, host=args.host, port=args.port))
+            loaded = asyncio.run(demo.load(url, settings))
     except BaseException:
         if stop:
             stop()
         raise
-    # log_config=None: uvicorn logs through the root logger, in the same format as ours.
+    shown_host = f"[{args.host}]" if ":" in args.host else args.host
+    base_url = f"http://{shown_host}:{args.port}/graphql"
+    if loaded is not None:
+        from budgetline import demo
+
+        print(demo.welcome(loaded, base_url), flush=True)
+    else:
+        print(f"Budgetline is ready: {base_url}", flush=True)
+    # log_config=None: uvicorn logs through the root logger, in the same format as ours. The
+    # socket is already bound and listening: connections wait in its backlog until the app runs.
+    from budgetline.http import BoundedHttpToolsProtocol
+
     options: dict[str, Any] = {
-        "host": args.host,
-        "port": args.port,
         "log_level": settings.log_level.lower(),
         "access_log": False,
         "log_config": None,
+        "http": BoundedHttpToolsProtocol,  # a request's head is bounded in size and time
     }
     if args.workers == 1:
-        uvicorn.run(create_app(url, settings, on_shutdown=[stop] if stop else []), **options)
+        app = create_app(url, settings, on_shutdown=[stop] if stop else [])
+        # uvicorn shuts down gracefully on Ctrl-C, then raises it again: that is a clean exit here.
+        with contextlib.suppress(KeyboardInterrupt):
+            uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])
         return 0
+    from uvicorn.supervisors import Multiprocess
+
     # Worker processes build their own app from the environment; this process owns the
     # embedded PostgreSQL (if any) and stops it after the workers have exited.
     os.environ["DATABASE_URL"] = url
+    config = uvicorn.Config("budgetline.app:app_from_env", factory=True, workers=args.workers, **options)
     try:
-        uvicorn.run("budgetline.app:app_from_env", factory=True, workers=args.workers, **options)
+        with contextlib.suppress(KeyboardInterrupt):
+            Multiprocess(config, sockets=[sock]).run()
     finally:
         if stop:
             stop()
@@ -96,8 +139,8 @@ def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
         with migrated_database(settings) as url:
             secret = asyncio.run(create_api_key(url, name=args.name, role=args.role, account_id=args.account))
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        # The resolvers name the GraphQL field (accountId); here it is the --account flag.
+        raise CommandError(str(exc).replace("accountId", "--account")) from None
     print(f"created {args.role} key {args.name!r}; its secret (shown only now):")
     print(secret)
     return 0
@@ -107,7 +150,8 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from budgetline import demo
 
     with migrated_database(settings) as url:
-        asyncio.run(demo.load(url, settings, host=settings.host, port=settings.port))
+        loaded = asyncio.run(demo.load(url, settings))
+    print(demo.describe(loaded))
     return 0
 
 
@@ -154,51 +198,116 @@ def cmd_sweep(settings: Settings, _: argparse.Namespace) -> int:
 def build_parser(settings: Settings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="budgetline",
-        description="Budgetline GraphQL API. Without DATABASE_URL an embedded PostgreSQL is used "
-        "(data in BUDGETLINE_DATA_DIR).",
+        description="Budgetline: a GraphQL API that ties advertising campaigns to the orders and purchase "
+        "orders that pay for them. Every command uses DATABASE_URL; without it, an embedded PostgreSQL "
+        "keeps its data in BUDGETLINE_DATA_DIR (default ./.budgetline).",
+        epilog="Settings are environment variables: see docs/configuration.md.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="migrate, then serve /graphql, /healthz and /readyz")
-    serve.add_argument("--host", default=settings.host)
-    serve.add_argument("--port", type=int, default=settings.port)
-    serve.add_argument("--demo", action="store_true", help="load the demo data first (once) and print demo keys")
-    serve.add_argument("--workers", type=int, default=settings.workers, help="server processes (default 1)")
+    serve = sub.add_parser(
+        "serve",
+        help="migrate, then serve the API",
+        description="Migrate the database, then serve /graphql (GraphiQL for browsers), /healthz and /readyz "
+        "(and /metrics with BUDGETLINE_METRICS_TOKEN).",
+    )
+    serve.add_argument(
+        "--host", default=settings.host, help=f"address to listen on (BUDGETLINE_HOST; default {settings.host})"
+    )
+    serve.add_argument(
+        "--port", type=int, default=settings.port, help=f"port to listen on (BUDGETLINE_PORT; default {settings.port})"
+    )
+    serve.add_argument(
+        "--demo", action="store_true", help="load the demo data first (once) and print its accounts and keys"
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=settings.workers,
+        help=f"server processes (BUDGETLINE_WORKERS; default {settings.workers})",
+    )
     serve.set_defaults(handler=cmd_serve)
 
-    mig = sub.add_parser("migrate", help="bring the database to the newest schema")
+    mig = sub.add_parser(
+        "migrate",
+        help="bring the database to the newest schema",
+        description="Bring the database to the newest schema (Alembic upgrade head). serve does it too.",
+    )
     mig.set_defaults(handler=cmd_migrate)
 
-    key = sub.add_parser("create-api-key", help="create an API key and print its secret as the last line")
-    key.add_argument("--role", required=True, choices=["VIEWER", "CAMPAIGN_MANAGER", "ACCOUNT_TEAM"])
-    key.add_argument("--name", required=True)
-    key.add_argument("--account", help="the account's global ID (required for VIEWER and CAMPAIGN_MANAGER)")
+    key = sub.add_parser(
+        "create-api-key",
+        help="create an API key and print its secret as the last line",
+        description="Create an API key and print its secret as the last line: the way to bootstrap an "
+        "installation with an ACCOUNT_TEAM key. Only the secret's SHA-256 is stored.",
+    )
+    key.add_argument("--role", required=True, choices=list(ROLES), help="what the key may do")
+    key.add_argument("--name", required=True, help="who or what holds the key (shown in logs and the ledger)")
+    key.add_argument(
+        "--account",
+        metavar="ACCOUNT_ID",
+        help="the account's global ID, required for VIEWER and CAMPAIGN_MANAGER keys (find it with "
+        "`{ accounts { id name } }` as the account team, or in `budgetline demo`'s output)",
+    )
     key.set_defaults(handler=cmd_create_api_key)
 
-    demo = sub.add_parser("demo", help="load the demo data (idempotent) and print demo keys")
+    demo = sub.add_parser(
+        "demo",
+        help="load the demo data (once) and print its accounts and keys",
+        description="Load the demo data (once: running it again changes nothing) and print the demo "
+        "accounts with their IDs and audiences, and a key per role.",
+    )
     demo.set_defaults(handler=cmd_demo)
 
     ledger = sub.add_parser(
         "check-ledger",
-        help="compare every source's allocated total with its ledger and its published campaigns, and its "
-        "draft total with its drafts; exit 1 on any difference",
+        help="check every allocated and draft total against the ledger; exit 1 on any difference",
+        description="Compare every source's allocated total with its ledger and its published campaigns, and "
+        "its draft total with its drafts; print the differences and exit 1 on any. Changes nothing.",
     )
     ledger.set_defaults(handler=cmd_check_ledger)
 
     sweep = sub.add_parser(
         "sweep",
-        help="run the periodic jobs once (server processes run them every BUDGETLINE_SWEEP_INTERVAL_S): "
-        "purge expired idempotency keys",
+        help="run the periodic jobs once (for cron)",
+        description="Run the periodic jobs once: purge idempotency keys past 24 hours. Server processes "
+        "run them every BUDGETLINE_SWEEP_INTERVAL_S (default 60) seconds, one process at a time.",
     )
     sweep.set_defaults(handler=cmd_sweep)
     return parser
 
 
+class CommandError(Exception):
+    """A mistake the user can fix: printed as `error: ...`, exit status 2, no traceback."""
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("budgetline")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def quiet_third_parties() -> None:
+    """Ordinary commands print only their own lines: no migration chatter, no platformdirs
+    warning about XDG_RUNTIME_DIR (raised by the embedded PostgreSQL's package)."""
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)
     args: Any = build_parser(settings).parse_args(argv)
-    return int(args.handler(settings, args))
+    # A server logs what it does; a one-off command prints its result and logs only problems.
+    level = settings.log_level if args.command == "serve" or settings.log_level == "DEBUG" else "WARNING"
+    configure_logging(level, settings.log_format)
+    quiet_third_parties()
+    try:
+        return int(args.handler(settings, args))
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -578,7 +578,7 @@ class CompiledQueries:
         except GraphQLError:
             return False, len(query)
         weight = document_weight(query, document)
-        if self.documents.validate(self.schema, query, document, {}):
+        if self.documents.validate(self.schema, query, document, {}, operation_name):
             return False, weight
         if self.documents.limits.errors(self.schema, document, None)[1]:
             return False, weight  # its cost depends on the variables: judged per request, there

@@ -1,18 +1,24 @@
 """Demo data for `make run`: both kinds of account, every source status, drafts and published
-campaigns. Loaded through the same resolvers as the API, so the demo obeys every rule."""
+campaigns. Loaded through the same resolvers as the API, so the demo obeys every rule.
+
+The dates are fixed, so that docs/tutorial.md (run by tests/test_tutorial.py) shows the same
+responses on every fresh demo, whatever the day: the current orders run from 2026 to 2075 (a
+long framework agreement), the old ones ended in 2024 (EXPIRED)."""
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import select
 
 from budgetline.settings import Settings
-from db.models import AccountRow
+from db.models import AccountRow, AudienceRow
 from db.session import create_engine, session_factory
 from resolvers import accounts, api_keys, audiences, budget_sources, campaigns, ids
 from resolvers.campaigns import CampaignChanges
@@ -21,9 +27,29 @@ from resolvers.context import Context, Principal
 PO_ACCOUNT = "Northwind Outdoor (demo)"
 ORDER_ACCOUNT = "Contoso Coffee (demo)"
 KEYS_FILE = "demo-keys.json"
+TERM = (date(2026, 1, 1), date(2075, 12, 31))
+PAST_TERM = (date(2024, 1, 1), date(2024, 12, 31))
+SPRING = (date(2027, 3, 1), date(2027, 5, 31))
+SUMMER = (date(2027, 6, 1), date(2027, 8, 31))
 
 
-async def load(url: str, settings: Settings, *, host: str, port: int) -> None:
+@dataclass(frozen=True)
+class DemoAccount:
+    name: str
+    id: str
+    requires_purchase_order: bool
+    audiences: list[tuple[str, str]]  # (name, id)
+
+
+@dataclass(frozen=True)
+class Demo:
+    """What a newcomer needs to start: the accounts with their IDs, and a key per role."""
+
+    accounts: list[DemoAccount]
+    keys: list[dict[str, str]]
+
+
+async def load(url: str, settings: Settings) -> Demo:
     engine = create_engine(url, pool_size=1, max_overflow=0)
     sessions = session_factory(engine)
     keys_path = Path(settings.data_dir) / KEYS_FILE
@@ -45,9 +71,23 @@ async def load(url: str, settings: Settings, *, host: str, port: int) -> None:
                 keys = await _issue_keys(ctx, await _demo_accounts(ctx))
                 keys_path.write_text(json.dumps(keys, indent=2))
                 print("demo data already loaded; issued new demo keys")
+            demo_accounts = await _describe(ctx)
     finally:
         await engine.dispose()
-    _print_welcome(keys, host, port)
+    return Demo(demo_accounts, keys)
+
+
+async def _describe(ctx: Context) -> list[DemoAccount]:
+    described = []
+    for name, pk in (await _demo_accounts(ctx)).items():
+        row = await ctx.session.get(AccountRow, pk)
+        assert row is not None
+        found = await ctx.session.scalars(
+            select(AudienceRow).where(AudienceRow.account_id == pk).order_by(AudienceRow.id)
+        )
+        audience_list = [(a.name, ids.encode("Audience", a.id)) for a in found]
+        described.append(DemoAccount(name, ids.encode("Account", pk), row.requires_purchase_order, audience_list))
+    return sorted(described, key=lambda a: a.id)
 
 
 async def _demo_accounts(ctx: Context) -> dict[str, int]:
@@ -56,9 +96,7 @@ async def _demo_accounts(ctx: Context) -> dict[str, int]:
 
 
 async def _seed(ctx: Context) -> list[dict[str, str]]:
-    this_year = date.today().year
-    term = (date(this_year, 1, 1), date(this_year + 1, 12, 31))
-    past = (date(this_year - 2, 1, 1), date(this_year - 2, 12, 31))
+    term, past = TERM, PAST_TERM
 
     northwind = await accounts.create(ctx, name=PO_ACCOUNT, requires_purchase_order=True)
     contoso = await accounts.create(ctx, name=ORDER_ACCOUNT, requires_purchase_order=False)
@@ -106,7 +144,7 @@ async def _seed(ctx: Context) -> list[dict[str, str]]:
         start_date=term[0],
         end_date=term[1],
     )
-    await budget_sources.create_order(
+    q201 = await budget_sources.create_order(
         ctx,
         account_id=co,
         order_number="Q-000201",
@@ -114,6 +152,11 @@ async def _seed(ctx: Context) -> list[dict[str, str]]:
         currency="EUR",
         start_date=term[0],
         end_date=term[1],
+    )
+    # Contoso pays by order, but its finance team once sent a PO number for Q-000201: recorded,
+    # never selectable in an account without POs (the tutorial's BUDGET_SOURCE_NOT_SELECTABLE).
+    await budget_sources.create_purchase_order(
+        ctx, order_id=ids.encode("Order", q201.id), po_number="CO-7700", amount=Decimal("5000.00")
     )
     await budget_sources.create_order(
         ctx,
@@ -125,15 +168,12 @@ async def _seed(ctx: Context) -> list[dict[str, str]]:
         end_date=past[1],
     )
 
-    for account_id, source, schedule in (
-        (nw, ids.encode("PurchaseOrder", po1.id), term),
-        (co, ids.encode("Order", q200.id), term),
-    ):
+    for account_id, source in ((nw, ids.encode("PurchaseOrder", po1.id)), (co, ids.encode("Order", q200.id))):
         hikers = await audiences.create(ctx, account_id=account_id, name="Weekend hikers")
         await audiences.create(ctx, account_id=account_id, name="Coffee lovers 25-40")
         audience_id = ids.encode("Audience", hikers.id)
-        await _campaign(ctx, account_id, "Spring launch", audience_id, source, "12500.00", schedule, publish=True)
-        await _campaign(ctx, account_id, "Summer teaser", audience_id, source, "4000.00", schedule, publish=False)
+        await _campaign(ctx, account_id, "Spring launch", audience_id, source, "12500.00", SPRING, publish=True)
+        await _campaign(ctx, account_id, "Summer teaser", audience_id, source, "4000.00", SUMMER, publish=False)
         await campaigns.create_draft(ctx, account_id=account_id, name="Autumn ideas", audience_id=None)
     return await _issue_keys(ctx, {PO_ACCOUNT: northwind.id, ORDER_ACCOUNT: contoso.id})
 
@@ -185,16 +225,52 @@ async def _issue_keys(ctx: Context, demo_accounts: dict[str, int]) -> list[dict[
     return keys
 
 
-def _print_welcome(keys: list[dict[str, str]], host: str, port: int) -> None:
-    url = f"http://{host}:{port}/graphql"
-    print(f"\nBudgetline is starting: open GraphiQL at {url}")
-    print('Set the header {"Authorization": "Bearer <secret>"} in GraphiQL\'s Headers tab. Demo keys:')
-    for key in keys:
-        print(f"  {key['role']:<17} {key['account']:<28} {key['secret']}")
-    account_id = next((k["accountId"] for k in keys if k["role"] == "CAMPAIGN_MANAGER"), "")
-    print("\nA first query (the step-2 drop-down):")
-    print(
-        f'  {{ account(id: "{account_id}") {{ name requiresPurchaseOrder budgetSources '
-        "{ displayName amount unallocatedAmount draftAmount currency status selectable } } }"
+FIRST_QUERY = """query Dropdown($account: ID!) {
+  account(id: $account) {
+    name
+    requiresPurchaseOrder
+    budgetSources { id displayName amount unallocatedAmount draftAmount currency status selectable }
+  }
+}"""
+
+
+def graphiql_link(base_url: str, secret: str, account_id: str) -> str:
+    """GraphiQL with the first query, its variables and the key's header filled in."""
+    params = {
+        "q": FIRST_QUERY,
+        "variables": json.dumps({"account": account_id}),
+        "headers": json.dumps({"Authorization": f"Bearer {secret}"}),
+    }
+    return base_url + "?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
+
+
+def describe(demo: Demo) -> str:
+    """The demo's accounts (with their IDs and audiences) and keys, as printed by the CLI."""
+    lines = ["Demo accounts:"]
+    for account in demo.accounts:
+        kind = "pays with POs" if account.requires_purchase_order else "pays with orders (no POs)"
+        lines.append(f"  {account.name:<26} id {account.id:<14} {kind}")
+        lines.append("    audiences: " + ", ".join(f"{name} {aid}" for name, aid in account.audiences))
+    lines.append('Demo keys (send "Authorization: Bearer <secret>"):')
+    for key in demo.keys:
+        lines.append(f"  {key['role']:<17} {key['account']:<26} {key['secret']}")
+    return "\n".join(lines)
+
+
+def welcome(demo: Demo, base_url: str) -> str:
+    """What `serve --demo` prints once it listens: where to click first, then the details."""
+    manager = next(k for k in demo.keys if k["role"] == "CAMPAIGN_MANAGER")
+    return "\n".join(
+        [
+            "",
+            f"Budgetline is ready: {base_url}",
+            "Open this link: GraphiQL with a first query (the step-2 drop-down of "
+            f"{manager['account']}) and its manager's key already in the Headers tab:",
+            "  " + graphiql_link(base_url, manager["secret"], manager["accountId"]),
+            "",
+            describe(demo),
+            "",
+            "Next: docs/tutorial.md walks through the wizard with these IDs. Ctrl-C stops the server.",
+            "",
+        ]
     )
-    print()

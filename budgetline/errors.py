@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from typing import Any
 
 import strawberry
@@ -44,8 +45,15 @@ def literal_path(error: GraphQLError) -> str | None:
     """`input.amount` for an error on a literal argument value: graphql-core names the type, not the field."""
     if not error.nodes or error.source is None or error.nodes[0].loc is None:
         return None
-    target = error.nodes[0].loc.start
-    found: list[str] = []
+    return literal_paths(error.source.body).get(error.nodes[0].loc.start)
+
+
+@lru_cache(maxsize=16)
+def literal_paths(body: str) -> dict[int, str]:
+    """Where each argument and input-field value of a document starts -> its path. One parse and
+    one walk per document, however many of its values are wrong (a hundred errors on a large
+    document once cost a hundred parses)."""
+    paths: dict[int, str] = {}
 
     class Finder(Visitor):
         def __init__(self) -> None:
@@ -55,18 +63,18 @@ def literal_path(error: GraphQLError) -> str | None:
         def enter(self, node: Node, *_: Any) -> None:
             if isinstance(node, (ArgumentNode, ObjectFieldNode)):
                 self.stack.append(node.name.value)
-                if node.value.loc is not None and node.value.loc.start == target and not found:
-                    found.append(".".join(self.stack))
+                if node.value.loc is not None:
+                    paths.setdefault(node.value.loc.start, ".".join(self.stack))
 
         def leave(self, node: Node, *_: Any) -> None:
             if isinstance(node, (ArgumentNode, ObjectFieldNode)):
                 self.stack.pop()
 
     try:
-        visit(parse(error.source), Finder())
+        visit(parse(body), Finder())
     except GraphQLError:
-        return None
-    return found[0] if found else None
+        return {}
+    return paths
 
 
 def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:

@@ -28,6 +28,7 @@ _VALID = re.compile(r"^[\x21-\x7e]{1,255}$")
 WAIT_MS = 30_000
 # A response larger than this is not kept for replays.
 MAX_STORED_BYTES = 64 * 1024
+SERVER_FAULTS = frozenset({"INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE"})
 
 
 async def perform_once(
@@ -78,7 +79,10 @@ async def perform_once(
         else:
             response = await execute(key)
         stored_body = redacted(bytes(response.body), request)
-        if len(stored_body) <= MAX_STORED_BYTES:
+        # A fault or an outage is not the request's answer: a retry runs it again (nothing was
+        # written: the transaction rolled back) instead of replaying "retry" for 24 hours.
+        fault = response.status_code >= 500 or not SERVER_FAULTS.isdisjoint(request.state.codes)
+        if len(stored_body) <= MAX_STORED_BYTES and not fault:
             await store.store_response(
                 conn,
                 principal.api_key_id,

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
@@ -60,6 +61,9 @@ MAX_NUMBER_LITERAL = 40
 SATURATED = 10**15
 # What one parsed token costs in memory (AST node, location, token), measured with tracemalloc.
 TOKEN_BYTES = 640
+# Selections in one selection set: graphql-core's OverlappingFieldsCanBeMergedRule compares
+# fields pairwise, and `{ viewer {role} viewer {role} ... }` a thousand times took over a second.
+MAX_SELECTIONS = 200
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ class Shape:
     aliases: int = 0
     cost: int = 0  # each field once per item its enclosing lists can return
     variable_pages: bool = False  # a `first` given by a variable was counted at its maximum
+    schemas: int = 0  # `__schema` fields: each one is the whole schema
 
     def __add__(self, other: Shape) -> Shape:
         return Shape(
@@ -77,6 +82,7 @@ class Shape:
             min(self.aliases + other.aliases, SATURATED),
             min(self.cost + other.cost, SATURATED),
             self.variable_pages or other.variable_pages,
+            min(self.schemas + other.schemas, SATURATED),
         )
 
 
@@ -84,18 +90,24 @@ class Measure:
     """One walk per document; each fragment is measured once, however often it is spread."""
 
     def __init__(
-        self, schema: GraphQLSchema, document: DocumentNode, list_size: int, variables: dict[str, Any] | None
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        list_size: int,
+        variables: dict[str, Any] | None,
+        operation: OperationDefinitionNode | None = None,
     ) -> None:
+        """`variables` None: static, every variable `first` at its maximum. Else the values of
+        one request, for `operation`, whose defaults stand in for the variables it leaves out
+        (the defaults of that operation only: another operation's `$first: Int = 1` is not
+        this one's)."""
         self.schema = schema
         self.list_size = list_size
         self.variables = variables
         self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-        # `$first: Int = 10`: the default stands in for a variable the request leaves out.
         self.defaults = {
             v.variable.name.value: _page_size(v.default_value.value)
-            for d in document.definitions
-            if isinstance(d, OperationDefinitionNode)
-            for v in d.variable_definitions or ()
+            for v in (operation.variable_definitions or () if operation is not None else ())
             if isinstance(v.default_value, IntValueNode)
         }
         self.memo: dict[str, Shape] = {}
@@ -144,13 +156,15 @@ class Measure:
         if name.startswith("__") or (parent is not None and parent.name.startswith("__")):
             # Introspection costs nothing and adds no depth: its size is the schema's, and how
             # deeply its lists nest is bounded by graphql-core's MaxIntrospectionDepthRule.
-            return Shape(0, alias + children.aliases, 0, children.variable_pages)
+            schemas = children.schemas + (1 if name == "__schema" else 0)
+            return Shape(0, alias + children.aliases, 0, children.variable_pages, schemas)
         size, variable = self.items(node, definition, parent)
         return Shape(
             1 + children.depth if node.selection_set else 0,
             alias + children.aliases,
             min(1 + size * children.cost, SATURATED),
             variable or children.variable_pages,
+            children.schemas,
         )
 
     def items(self, node: FieldNode, definition: Any, parent: GraphQLNamedType | None) -> tuple[int, bool]:
@@ -168,11 +182,11 @@ class Measure:
                 if isinstance(value, VariableNode):
                     given = (self.variables or {}).get(value.name.value, self.defaults.get(value.name.value))
                     if self.variables is not None and type(given) is int:
-                        return max(0, min(given, MAX_PAGE_SIZE)), False
+                        return _clamp(given), False
                     return MAX_PAGE_SIZE, True
                 return MAX_PAGE_SIZE, False
             default = definition.args["first"].default_value
-            return (default if type(default) is int else MAX_PAGE_SIZE), False
+            return (_clamp(default) if type(default) is int else MAX_PAGE_SIZE), False
         if parent is not None and parent.name.endswith("Connection") and node.name.value == "edges":
             return 1, False
         type_ = definition.type.of_type if is_non_null_type(definition.type) else definition.type
@@ -184,10 +198,15 @@ class Measure:
 def _page_size(literal: str) -> int:
     if len(literal) > 6:
         return MAX_PAGE_SIZE
-    return max(0, min(int(literal), MAX_PAGE_SIZE))
+    return _clamp(int(literal))
 
 
-def operation_name(operation: OperationDefinitionNode) -> str:
+def _clamp(first: int) -> int:
+    """`first` as the cost counts it: `first: 0` still reads its connection (and may count it)."""
+    return max(1, min(first, MAX_PAGE_SIZE))
+
+
+def name_of(operation: OperationDefinitionNode) -> str:
     return operation.name.value if operation.name else "anonymous"
 
 
@@ -203,26 +222,41 @@ class Limits:
         return cls(settings.max_depth, settings.max_aliases, settings.max_cost, settings.cost_list_size)
 
     def errors(
-        self, schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any] | None
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        variables: dict[str, Any] | None,
+        operation_name: str | None = None,
     ) -> tuple[list[GraphQLError], bool]:
-        """The limit errors of every operation, and whether a cost was left to the variables
-        (`variables` None: static, a variable `first` counted at its maximum)."""
-        measure = Measure(schema, document, self.list_size, variables)
+        """The limit errors, and whether a cost was left to the variables. Static (`variables`
+        None): every operation, a variable `first` counted at its maximum. For a request: the
+        operation it runs, with its variables."""
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if variables is not None:
+            operations = [
+                o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)
+            ]
         found: list[GraphQLError] = []
         deferred = False
-        for operation in document.definitions:
-            if not isinstance(operation, OperationDefinitionNode):
-                continue
+        # Static: one walk for the whole document (each fragment measured once, however many
+        # operations spread it); a request: the one operation it runs, with its own defaults.
+        shared = Measure(schema, document, self.list_size, None) if variables is None else None
+        for operation in operations:
+            measure = shared or Measure(schema, document, self.list_size, variables, operation)
             try:
                 shape = measure.operation(operation)
             except RecursionError:  # graphql-core's own rules abort on such documents too
                 found.append(GraphQLError("the document nests fragments too deeply", operation))
                 continue
-            name = operation_name(operation)
+            name = name_of(operation)
             if shape.depth > self.max_depth:
                 found.append(GraphQLError(f"'{name}' exceeds maximum operation depth of {self.max_depth}", operation))
             if shape.aliases > self.max_aliases:
                 found.append(GraphQLError(f"{shape.aliases} aliases found. Allowed: {self.max_aliases}", operation))
+            if shape.schemas > 1:
+                found.append(
+                    GraphQLError(f"'{name}' asks for __schema {shape.schemas} times; once is enough", operation)
+                )
             if shape.cost > self.max_cost:
                 if shape.variable_pages and variables is None:
                     deferred = True  # judged per request, with the variables' values
@@ -301,13 +335,31 @@ class BoundedCache(Generic[K, V]):
 
 
 def document_weight(query: str, document: DocumentNode | None) -> int:
-    """The memory a cached document keeps: its text (locations hold it) and its parsed tokens."""
+    """The memory a cached document keeps: its text (locations hold it), the values its tokens
+    copy out of it (at most the text again), and each parsed token. In bytes, as Python keeps
+    them: a text with one emoji takes four bytes per character."""
     tokens = 0
     token: Token | None = document.loc.start_token if document is not None and document.loc else None
     while token is not None:
         tokens += 1
         token = token.next
-    return len(query) + TOKEN_BYTES * tokens
+    return 2 * sys.getsizeof(query) + TOKEN_BYTES * tokens
+
+
+def check_widths(document: DocumentNode) -> None:
+    """No selection set holds more than MAX_SELECTIONS selections (checked before validation)."""
+    pending = [d.selection_set for d in document.definitions if hasattr(d, "selection_set")]
+    while pending:
+        selection_set = pending.pop()
+        if selection_set is None:
+            continue
+        if len(selection_set.selections) > MAX_SELECTIONS:
+            raise GraphQLError(
+                f"a selection set holds {len(selection_set.selections)} selections; at most {MAX_SELECTIONS} "
+                "are accepted",
+                selection_set,
+            )
+        pending.extend(getattr(s, "selection_set", None) for s in selection_set.selections)
 
 
 def check_literals(document: DocumentNode) -> None:
@@ -367,16 +419,22 @@ class Documents:
         query: str,
         document: DocumentNode,
         variables: dict[str, Any] | None,
+        operation_name: str | None,
     ) -> list[GraphQLError]:
         """The specification's rules (as Strawberry runs them) and the server's, cached per
         document; a cost that depends on the variables is judged with this request's."""
         checked = self.checked.get(query)
         if checked is None:
+            try:
+                check_widths(document)
+            except GraphQLError as error:
+                return [error]
             errors = validate_document(schema, document, (*specified_rules, *self.rules))
             checked = Checked(errors, not errors and self.limits.errors(schema, document, None)[1])
             self.checked.put(query, checked, document_weight(query, document))
         if checked.deferred:
-            return self.limits.errors(schema, document, variables if isinstance(variables, dict) else {})[0]
+            given = variables if isinstance(variables, dict) else {}
+            return self.limits.errors(schema, document, given, operation_name)[0]
         return checked.errors
 
 
@@ -403,6 +461,7 @@ class DocumentGuard(SchemaExtension):
                 context.query,
                 context.graphql_document,
                 context.variables,
+                context.operation_name,
             )
         yield
 

@@ -22,7 +22,7 @@ class PersistedQueryNotFound(Exception):
 
 
 class PersistedQueries:
-    def __init__(self, max_entries: int = 5000, max_bytes: int = 32 * 1024 * 1024) -> None:
+    def __init__(self, max_entries: int = 1000, max_bytes: int = 32 * 1024 * 1024) -> None:
         self._queries: BoundedCache[str, str] = BoundedCache(max_entries, max_bytes)
 
     def resolve(self, data: GraphQLRequestData) -> GraphQLRequestData:

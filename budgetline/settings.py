@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     # Static cost of an operation: each field once per item its lists can return (`first`, or
     # cost_list_size for a list without it); see docs/security.md.
     max_cost: int = Field(default=10_000, ge=10, le=10_000_000)
-    cost_list_size: int = Field(default=20, ge=1, le=10_000)
+    cost_list_size: int = Field(default=100, ge=1, le=10_000)
     # Seconds a client has to send its whole request body; no request slot or database
     # connection is taken before it has arrived.
     body_timeout_s: float = Field(default=10.0, gt=0, le=300)

@@ -1,1 +1,1 @@
-"""Every business rule and permission of API.md, one module per aggregate (no HTTP here)."""
+"""Every business rule and permission (docs/concepts.md), one module per aggregate (no HTTP here)."""

@@ -1,4 +1,5 @@
-"""Orders and purchase orders: the budget math of API.md §2, R4's selectability, R9.
+"""Orders and purchase orders: the budget math (docs/concepts.md, "The figures of a budget
+source"), R4's selectability, R9.
 
 A budget source is an OrderRow or a PurchaseOrderRow; a PO takes its currency, term
 and cancellation from its order.

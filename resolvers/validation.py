@@ -15,6 +15,17 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # Bidirectional controls (embeddings, overrides, isolates, marks): they make a name display as
 # something else than it is ("Trojan Source").
 _BIDI = re.compile(r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Letters and symbols that draw nothing (Hangul fillers, the braille blank, ...).
+_BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e")
+# Zero-width joiners are format characters that real scripts and emoji need.
+_JOINERS = frozenset("\u200c\u200d")
+
+
+def _invisible_format(char: str) -> bool:
+    """A format character that is not a joiner: zero-width spaces, tag characters, BOMs, ..."""
+    return unicodedata.category(char) == "Cf" and char not in _JOINERS
+
+
 _NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/-]*$")
 
 # Active ISO 4217 currency codes.
@@ -190,7 +201,9 @@ def name(value: str, field: str) -> str:
         raise InvalidInput(f"{field} must not contain control characters", field)
     if _BIDI.search(cleaned):
         raise InvalidInput(f"{field} must not contain bidirectional control characters", field)
-    if not any(unicodedata.category(c)[0] in "LNPS" for c in cleaned):
+    if any(_invisible_format(c) for c in cleaned):
+        raise InvalidInput(f"{field} must not contain invisible characters (such as zero-width spaces)", field)
+    if not any(unicodedata.category(c)[0] in "LNPS" and c not in _BLANKS for c in cleaned):
         raise InvalidInput(f"{field} must contain a visible character", field)
     return cleaned
 

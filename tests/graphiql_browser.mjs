@@ -1,6 +1,7 @@
 // Opens GraphiQL in headless Chromium, sets the Authorization header, runs a query and
 // prints what the result pane shows (JSON on stdout); saves a screenshot.
 // Usage: node graphiql_browser.mjs <graphql url> <api key> <query> <screenshot path>
+// With "-" as key and query, the URL itself fills them in (the link `make run` prints).
 import { chromium } from 'playwright-core';
 
 const [url, key, query, screenshot] = process.argv.slice(2);
@@ -16,18 +17,22 @@ try {
   await page.goto(url, { waitUntil: 'networkidle' });
   await page.waitForSelector('.graphiql-query-editor .CodeMirror', { timeout: 20000 });
 
-  // The query: replace the editor's content (insertText types no brackets of its own).
-  await page.click('.graphiql-query-editor .CodeMirror');
-  await page.keyboard.press('Control+A');
-  await page.keyboard.press('Delete');
-  await page.keyboard.insertText(query);
+  if (query !== '-') {
+    // The query: replace the editor's content (insertText types no brackets of its own).
+    await page.click('.graphiql-query-editor .CodeMirror');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Delete');
+    await page.keyboard.insertText(query);
+  }
 
-  // The header: open the Headers tab of the editor tools.
+  // The header: open the Headers tab of the editor tools (to show it, and to type the key).
   await page.click('.graphiql-editor-tools button[data-name="headers"]');
-  await page.locator('.graphiql-editor-tool .CodeMirror').filter({ visible: true }).click();
-  await page.keyboard.press('Control+A');
-  await page.keyboard.press('Delete');
-  await page.keyboard.insertText(JSON.stringify({ Authorization: `Bearer ${key}` }));
+  if (key !== '-') {
+    await page.locator('.graphiql-editor-tool .CodeMirror').filter({ visible: true }).click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Delete');
+    await page.keyboard.insertText(JSON.stringify({ Authorization: `Bearer ${key}` }));
+  }
 
   await page.click('.graphiql-execute-button');
   // What the result pane shows, read from its CodeMirror (which renders only the visible lines).

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from budgetline import demo
+from budgetline.settings import Settings
 from tests.conftest import ROOT
 from tests.helpers import Api
 from tests.test_http_audit import NODE_DIR
@@ -72,6 +74,44 @@ async def test_graphiql_runs_the_dropdown_query_in_chromium(api: Api, live_serve
             "draftAmount": "0.00",
             "selectable": True,
         }
+    ]
+    assert screenshot.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+async def test_the_link_make_run_prints_runs_the_first_query_on_the_demo(
+    database_url: str, live_servers: Any, tmp_path: Path
+) -> None:
+    """The README's promise: open the printed link, press run, see the drop-down. The screenshot
+    in the README is this one (BUDGETLINE_UPDATE_SCREENSHOT=1 refreshes it)."""
+    if not HAVE_CHROMIUM:
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (or set CHROMIUM) to run the browser test")
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are needed to drive Chromium (playwright-core)")
+    await asyncio.to_thread(install_playwright_core)
+    loaded = await demo.load(database_url, Settings(database_url=database_url, data_dir=tmp_path))
+    manager = next(k for k in loaded.keys if k["role"] == "CAMPAIGN_MANAGER")
+    [server] = live_servers(1)
+    link = demo.graphiql_link(server.url + "/graphql", manager["secret"], manager["accountId"])
+    script = NODE_DIR / "graphiql_browser.mjs"
+    shutil.copy(ROOT / "tests" / "graphiql_browser.mjs", script)
+    screenshot = tmp_path / "graphiql.png"
+    done = await asyncio.to_thread(
+        subprocess.run,
+        ["node", str(script), link, "-", "-", str(screenshot)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "CHROMIUM": CHROMIUM},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    shown = json.loads(done.stdout)
+    assert shown["failed"] == []
+    account = json.loads(shown["result"])["data"]["account"]
+    assert account["name"] == "Northwind Outdoor (demo)" and account["requiresPurchaseOrder"] is True
+    assert [s["displayName"] for s in account["budgetSources"]] == [
+        "PO 4500012345 (Order Q-000123)",
+        "PO 4500012346 (Order Q-000123)",
     ]
     assert screenshot.stat().st_size > 10_000
     if os.environ.get("BUDGETLINE_UPDATE_SCREENSHOT"):

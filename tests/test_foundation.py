@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -111,7 +112,7 @@ async def test_create_api_key_prints_a_working_secret_as_last_line(
 
 def test_create_api_key_refuses_a_customer_role_without_account(database_url: str) -> None:
     done = run_cli("create-api-key", "--role", "VIEWER", "--name", "x", env={"DATABASE_URL": database_url})
-    assert done.returncode == 2 and "accountId" in done.stderr
+    assert done.returncode == 2 and "needs the --account" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_every_command_has_help() -> None:
@@ -197,16 +198,51 @@ def test_serve_with_demo_runs_embedded_postgres_and_ctrl_c_stops_it(tmp_path: Pa
             assert pgpid is not None and alive(pgpid)
             page = httpx.get(f"http://127.0.0.1:{port}/graphql", headers={"Accept": "text/html"})
             assert page.status_code == 200 and "graphiql" in page.text.lower()
+            # The printed link opens GraphiQL with the first query and the key filled in.
+            link = f"http://127.0.0.1:{port}/graphql?q="
+            browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+            proc_out = proc.stdout
+            assert proc_out is not None
+            printed = ""
+            while "Ctrl-C stops the server" not in printed:  # the end of the welcome
+                printed += proc_out.readline()
+            url = printed[printed.index(link) :].split()[0]
+            prefilled = httpx.get(url, headers=browser)
+            assert prefilled.status_code == 200 and "graphiql" in prefilled.text.lower()
+            assert "headers=%7B%22Authorization%22%3A%20%22Bearer%20bl_" in url
         finally:
             proc.send_signal(signal.SIGINT)
             out, _ = proc.communicate(timeout=30)
-        outputs.append(out)
+        outputs.append(printed + out)
         assert proc.returncode == 0, out
         assert not alive(pgpid), "Ctrl-C left PostgreSQL running"
     assert "demo data loaded" in outputs[0] and "demo data already loaded" in outputs[1]
     keys = [line for line in outputs[1].splitlines() if "bl_" in line and "CAMPAIGN_MANAGER" in line]
-    assert len(keys) == 2 and all(k in outputs[0] for k in keys)
-    assert f"http://127.0.0.1:{port}/graphql" in outputs[0]
+    assert len(keys) == 2 and all(k in outputs[0] for k in keys), outputs
+    assert f"Budgetline is ready: http://127.0.0.1:{port}/graphql" in outputs[0]
+    assert outputs[0].index("demo data loaded") < outputs[0].index("Budgetline is ready")
+    assert "QWNjb3VudDoy" in outputs[0] and "QXVkaWVuY2U6Mw" in outputs[0]  # Contoso's IDs too
+
+
+def test_a_busy_port_fails_at_once_and_says_what_to_do(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        env = {**os.environ, "BUDGETLINE_DATA_DIR": str(tmp_path)}
+        env.pop("DATABASE_URL", None)
+        done = subprocess.run(
+            [sys.executable, "-m", "budgetline.cli", "serve", "--demo", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert f"port {port} on 127.0.0.1 is already in use" in done.stderr and "BUDGETLINE_PORT=" in done.stderr
+    assert "bl_" not in done.stdout and "ready" not in done.stdout  # nothing started, nothing promised
+    assert not (tmp_path / "pgdata").exists()  # not even the database
 
 
 @pytest.mark.slow
