@@ -382,6 +382,7 @@ def create_app(database_url: str, settings: Settings, on_shutdown: list[Callable
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             statement_timeout_ms=settings.statement_timeout_ms,
+            pooler=settings.pooled,
         )
 
     engine = new_engine()

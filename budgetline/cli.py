@@ -38,14 +38,20 @@ def resolve_database(settings: Settings) -> tuple[str, Callable[[], None] | None
     return url, server.stop
 
 
+def direct_url(settings: Settings, url: str) -> str:
+    """For what needs a session of its own (migrations, one-shot commands): never the pooler."""
+    return settings.database_direct_url or url
+
+
 @contextmanager
 def migrated_database(settings: Settings, *, upgrade: bool = True) -> Iterator[str]:
-    """The database URL, migrated to head; an embedded server started for it stops on exit."""
+    """The direct database URL, migrated to head; an embedded server started for it stops on exit."""
     url, stop = resolve_database(settings)
+    direct = direct_url(settings, url)
     try:
         if upgrade:
-            migrate.upgrade(url)
-        yield url
+            migrate.upgrade(direct)
+        yield direct
     finally:
         if stop:
             stop()
@@ -83,12 +89,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     sock = bind(args.host, args.port)
     url, stop = resolve_database(settings)
     try:
-        migrate.upgrade(url)
+        migrate.upgrade(direct_url(settings, url))
         loaded = None
         if args.demo:
             from budgetline import demo
 
-            loaded = asyncio.run(demo.load(url, settings))
+            loaded = asyncio.run(demo.load(direct_url(settings, url), settings))
     except BaseException:
         if stop:
             stop()

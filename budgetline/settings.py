@@ -19,6 +19,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "BUDGETLINE_DATABASE_URL")
     )
+    # What stands between us and PostgreSQL: "none" (a direct connection or a session pooler) or
+    # "transaction" (PgBouncer in transaction mode, RDS Proxy, Supavisor...): then no prepared
+    # statement outlives its transaction and the statement timeout is set per transaction.
+    db_pooler: Literal["none", "transaction"] = "none"
+    # A direct connection for what needs a session of its own (migrations); default: DATABASE_URL.
+    database_direct_url: str | None = None
     data_dir: Path = Path(".budgetline")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -58,6 +64,10 @@ class Settings(BaseSettings):
     # Browser origins allowed to call the API (CORS), comma-separated, exact: "https://app.example.com".
     cors_origins: str = ""
     cors_allow_credentials: bool = False
+
+    @property
+    def pooled(self) -> bool:
+        return self.db_pooler == "transaction"
 
     @property
     def cors_origin_list(self) -> list[str]:

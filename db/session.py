@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
@@ -36,23 +37,47 @@ def database_name(url: str) -> str:
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, max_overflow: int = 10, statement_timeout_ms: int = 5000
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    statement_timeout_ms: int = 5000,
+    pooler: bool = False,
 ) -> AsyncEngine:
-    return create_async_engine(
+    """An engine for `url`. With `pooler` (a transaction-pooling PgBouncer or the like between
+    us and PostgreSQL), nothing may outlive a transaction on the server connection: no cached
+    prepared statement (asyncpg's and SQLAlchemy's caches off, unique names for the statements
+    SQLAlchemy prepares), and the statement timeout set per transaction (`SET LOCAL`, one
+    statement more per transaction) instead of once per connection."""
+    server_settings = {"application_name": "budgetline", "timezone": "UTC"}
+    connect_args: dict[str, Any] = {"server_settings": server_settings}
+    if pooler:
+        connect_args |= {
+            "statement_cache_size": 0,
+            "prepared_statement_cache_size": 0,
+            # The unnamed statement: replaced by the next one, so none is left on a server
+            # connection for the pooler's next client (named ones would pile up there).
+            "prepared_statement_name_func": lambda: "",
+        }
+    else:
+        server_settings["statement_timeout"] = str(statement_timeout_ms)
+    engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
         # No ping per checkout (a round trip per request): a connection found dead raises a
         # disconnect error, which invalidates the whole pool, so the next request reconnects.
         pool_pre_ping=False,
-        connect_args={
-            "server_settings": {
-                "statement_timeout": str(statement_timeout_ms),
-                "application_name": "budgetline",
-                "timezone": "UTC",
-            }
-        },
+        connect_args=connect_args,
     )
+    if pooler:
+        timeout = f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}"
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _per_transaction(connection: Any) -> None:
+            connection.exec_driver_sql(timeout)
+
+    return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -21,9 +21,9 @@ from sqlalchemy import event
 
 from budgetline.app import create_app
 from budgetline.keys import create_api_key
-from budgetline.settings import Settings
 from db import embedded, migrate
 from db.session import async_url, with_database
+from tests import pooler
 from tests.helpers import Api
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,10 +38,21 @@ def plain_url(url: str) -> str:
 
 @pytest.fixture(scope="session")
 def server_url() -> Iterator[str]:
-    """The maintenance URL of the PostgreSQL server every test uses."""
+    """The maintenance URL of the PostgreSQL server every test uses (tests/pooler.py puts
+    PgBouncer in front of it for the apps, when BUDGETLINE_TEST_POOLER=pgbouncer)."""
     if os.environ.get("DATABASE_URL"):
-        yield with_database(os.environ["DATABASE_URL"], "postgres")
+        url = with_database(os.environ["DATABASE_URL"], "postgres")
+        if os.environ.get("BUDGETLINE_TEST_POOLER") == "pgbouncer":
+            pooler.ACTIVE = pooler.PgBouncer(url)
+        try:
+            yield url
+        finally:
+            if pooler.ACTIVE is not None:
+                pooler.ACTIVE.stop()
+                pooler.ACTIVE = None
         return
+    if os.environ.get("BUDGETLINE_TEST_POOLER"):
+        raise RuntimeError("BUDGETLINE_TEST_POOLER needs DATABASE_URL (a TCP server for PgBouncer to reach)")
     server = embedded.start(TEST_DATA_DIR)
     try:
         yield server.url
@@ -105,7 +116,7 @@ async def make_client(database_url: str) -> AsyncIterator[Any]:
     clients: list[httpx.AsyncClient] = []
 
     async def make(**settings: Any) -> httpx.AsyncClient:
-        application = create_app(database_url, Settings(database_url=database_url, **settings))
+        application = create_app(*pooler.app_settings(database_url, **settings))
         apps.append(application)
         clients.append(httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://testserver"))
         return clients[-1]
@@ -120,7 +131,7 @@ async def make_client(database_url: str) -> AsyncIterator[Any]:
 
 @pytest.fixture
 async def app(database_url: str) -> AsyncIterator[Any]:
-    application = create_app(database_url, Settings(database_url=database_url))
+    application = create_app(*pooler.app_settings(database_url))
     yield application
     await application.state.engine.dispose()
     await application.state.guard_engine.dispose()
@@ -197,7 +208,7 @@ class LiveServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> None:
-        env = {**os.environ, "DATABASE_URL": self.database_url, "BUDGETLINE_LOG_LEVEL": "WARNING"}
+        env = {**os.environ, **pooler.server_env(self.database_url), "BUDGETLINE_LOG_LEVEL": "WARNING"}
         self.log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "budgetline.cli", "serve", "--port", str(self.port), *self.extra_args],
