@@ -69,7 +69,7 @@ async def storm(url: str, manager: str, drafts: list[int]) -> tuple[float, int]:
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--campaigns", type=int, default=2000)
