@@ -123,6 +123,9 @@ async def main() -> int:
                         server.stop()
     finally:
         bouncer.stop()
+        conn = await asyncpg.connect(plain(admin))
+        await conn.execute("DROP DATABASE IF EXISTS bench_pooler WITH (FORCE)")
+        await conn.close()
     print("\n| workload | processes | direct req/s | via PgBouncer req/s | ratio |")
     print("| --- | --- | --- | --- | --- |")
     for workload in ("W1", "W2", "W3"):
