@@ -578,10 +578,9 @@ class CompiledQueries:
         except GraphQLError:
             return False, len(query)
         weight = document_weight(query, document)
-        if self.documents.validate(self.schema, query, document, {}, operation_name):
+        checked = self.documents.check(self.schema, query, document)
+        if checked.errors or checked.deferred:  # a cost that waits for the variables: judged per request
             return False, weight
-        if self.documents.limits.errors(self.schema, document, None)[1]:
-            return False, weight  # its cost depends on the variables: judged per request, there
         operation = get_operation_ast(document, operation_name)
         if operation is None or operation.operation != OperationType.QUERY or operation.directives:
             return False, weight

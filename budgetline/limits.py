@@ -3,7 +3,7 @@
 - `measure`: one walk over a document that visits each fragment once (memoised by name), so a
   document that spreads fragments into each other cannot make the analysis exponential. It
   gives, per operation, the depth, the aliases and the cost with fragments expanded, as numbers.
-- `limits_rule`: those numbers against the limits, as a graphql-core validation rule.
+- `Limits`: those numbers against the limits, as request errors.
 - `DocumentGuard`: the parse and validation steps of every request, through caches bounded in
   bytes as well as in entries, plus the checks that need the request itself (`operationName`
   with several operations, a cost that depends on the variables).
@@ -36,7 +36,6 @@ from graphql import (
     SelectionSetNode,
     Token,
     TokenKind,
-    ValidationContext,
     VariableNode,
     get_named_type,
     is_composite_type,
@@ -274,25 +273,9 @@ class Limits:
         return found, deferred
 
 
-def limits_rule(limits: Limits) -> type[ASTValidationRule]:
-    """Depth, aliases and static cost, as one validation rule."""
-
-    class DocumentLimitsRule(ASTValidationRule):
-        def __init__(self, context: ValidationContext) -> None:
-            super().__init__(context)
-            errors, _ = limits.errors(context.schema, context.document, None)
-            for error in errors:
-                context.report_error(error)
-
-    return DocumentLimitsRule
-
-
-def validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
-    """The server's own rules, on top of the specification's: depth, aliases, cost, introspection."""
-    rules: list[type[ASTValidationRule]] = [limits_rule(Limits.of(settings))]
-    if not settings.introspection:
-        rules.extend(DisableIntrospection().validation_rules)
-    return rules
+def introspection_rules(settings: Settings) -> list[type[ASTValidationRule]]:
+    """With BUDGETLINE_INTROSPECTION=false, introspection is refused at validation."""
+    return [] if settings.introspection else list(DisableIntrospection().validation_rules)
 
 
 # --- caches bounded in bytes ----------------------------------------------------------------
@@ -391,7 +374,7 @@ class Documents:
         self.max_tokens = settings.max_tokens
         self.max_chars = settings.max_document_chars
         self.limits = Limits.of(settings)
-        self.rules = tuple(validation_rules(settings))
+        self.rules = tuple(introspection_rules(settings))
         self.parsed: BoundedCache[str, DocumentNode] = BoundedCache(1000, settings.cache_max_bytes)
         self.checked: BoundedCache[str, Checked] = BoundedCache(1000, settings.cache_max_bytes)
 
@@ -413,6 +396,22 @@ class Documents:
             )
         return document
 
+    def check(self, schema: GraphQLSchema, query: str, document: DocumentNode) -> Checked:
+        """The specification's rules (as Strawberry runs them), the server's and the static
+        limits, once per document (cached): one walk for depth, aliases and cost."""
+        checked = self.checked.get(query)
+        if checked is None:
+            try:
+                check_widths(document)
+            except GraphQLError as error:
+                return Checked([error], False)
+            errors = validate_document(schema, document, (*specified_rules, *self.rules))
+            limit_errors, deferred = self.limits.errors(schema, document, None)
+            errors = [*limit_errors, *errors]
+            checked = Checked(errors, deferred and not errors)
+            self.checked.put(query, checked, document_weight(query, document))
+        return checked
+
     def validate(
         self,
         schema: GraphQLSchema,
@@ -421,17 +420,8 @@ class Documents:
         variables: dict[str, Any] | None,
         operation_name: str | None,
     ) -> list[GraphQLError]:
-        """The specification's rules (as Strawberry runs them) and the server's, cached per
-        document; a cost that depends on the variables is judged with this request's."""
-        checked = self.checked.get(query)
-        if checked is None:
-            try:
-                check_widths(document)
-            except GraphQLError as error:
-                return [error]
-            errors = validate_document(schema, document, (*specified_rules, *self.rules))
-            checked = Checked(errors, not errors and self.limits.errors(schema, document, None)[1])
-            self.checked.put(query, checked, document_weight(query, document))
+        """`check`'s errors; a cost that depends on the variables is judged with this request's."""
+        checked = self.check(schema, query, document)
         if checked.deferred:
             given = variables if isinstance(variables, dict) else {}
             return self.limits.errors(schema, document, given, operation_name)[0]

@@ -24,7 +24,7 @@ from budgetline.keys import create_api_key
 from db import embedded, migrate
 from db.session import async_url, with_database
 from tests import pooler
-from tests.helpers import Api
+from tests.helpers import Api, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA_DIR = ROOT / ".budgetline-test"
@@ -230,13 +230,8 @@ class LiveServer:
         raise RuntimeError("server did not become ready")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        if self.process is not None:
+            stop_process(self.process)
         self.log.close()
 
 

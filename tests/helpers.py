@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -242,3 +244,28 @@ def check_ledger(database_url: str) -> subprocess.CompletedProcess[str]:
 def assert_ledger_reconciles(database_url: str) -> None:
     done = check_ledger(database_url)
     assert done.returncode == 0 and " 0 differences" in done.stdout, done.stdout + done.stderr
+
+
+@asynccontextmanager
+async def campaigns_locked(database_url: str) -> AsyncIterator[None]:
+    """Every campaign row held FOR UPDATE by another connection, until the block ends: a write
+    on a campaign waits on the lock, past any statement timeout shorter than the block."""
+    holder = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        async with holder.transaction():
+            await holder.execute("SELECT 1 FROM campaigns FOR UPDATE")
+            yield
+    finally:
+        await holder.close()
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 10 s."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)

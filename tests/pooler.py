@@ -83,12 +83,9 @@ logfile = {self.dir / "pgbouncer.log"}
         return urlunsplit((parts.scheme, f"{self.user}@127.0.0.1:{self.port}", parts.path, parts.query, ""))
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+        from tests.helpers import stop_process
+
+        stop_process(self.process)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

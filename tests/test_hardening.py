@@ -16,7 +16,8 @@ import pytest
 
 from budgetline import sweeper
 from budgetline.idempotency import MAX_STORED_BYTES
-from tests.helpers import TODAY, Api, World, iso, refused, snapshot
+from tests import pooler
+from tests.helpers import TODAY, Api, World, campaigns_locked, iso, refused, snapshot
 
 Make = Any
 
@@ -227,23 +228,21 @@ async def test_opposite_draft_moves_between_two_pos_never_deadlock(
 async def test_a_statement_timeout_is_a_retryable_error_not_a_server_fault(
     api: Api, world: World, database_url: str, make_client: Make
 ) -> None:
-    """A write that waits on a lock past the statement timeout: SERVICE_UNAVAILABLE, nothing changed."""
+    """A write that waits on a lock past the statement timeout: SERVICE_UNAVAILABLE, nothing changed.
+    In the PgBouncer pass (tests/pooler.py) the same holds through the pooler."""
     client = await make_client(statement_timeout_ms=300)
+    if pooler.ACTIVE is not None:  # the pooler pass: the app really talks to PgBouncer
+        assert client._transport.app.state.engine.url.port == pooler.ACTIVE.port  # type: ignore[attr-defined]
     campaign = (await world.draft())["id"]
-    holder = await asyncpg.connect(database_url.replace("+asyncpg", ""))
-    try:
-        async with holder.transaction():
-            await holder.execute("SELECT 1 FROM campaigns FOR UPDATE")
-            response = await client.post(
-                "/graphql",
-                json={
-                    "query": "mutation($i: UpdateCampaignInput!) { updateCampaign(input: $i) { __typename } }",
-                    "variables": {"i": {"campaignId": campaign, "name": "Renamed"}},
-                },
-                headers=auth(world.manager),
-            )
-    finally:
-        await holder.close()
+    async with campaigns_locked(database_url):
+        response = await client.post(
+            "/graphql",
+            json={
+                "query": "mutation($i: UpdateCampaignInput!) { updateCampaign(input: $i) { __typename } }",
+                "variables": {"i": {"campaignId": campaign, "name": "Renamed"}},
+            },
+            headers=auth(world.manager),
+        )
     [error] = response.json()["errors"]
     assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE" and "retry" in error["message"]
     assert (await api.gql(f'{{ node(id: "{campaign}") {{ ... on Campaign {{ name }} }} }}'))["node"]["name"] == "Launch"
@@ -577,13 +576,8 @@ async def test_a_server_fault_is_not_replayed(
         "variables": {"i": {"campaignId": campaign, "name": "Renamed"}},
     }
     headers = {**auth(world.manager), "Idempotency-Key": "fault-1"}
-    holder = await asyncpg.connect(database_url.replace("+asyncpg", ""))
-    try:
-        async with holder.transaction():
-            await holder.execute("SELECT 1 FROM campaigns FOR UPDATE")
-            first = await client.post("/graphql", json=request, headers=headers)
-    finally:
-        await holder.close()
+    async with campaigns_locked(database_url):
+        first = await client.post("/graphql", json=request, headers=headers)
     assert first.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
     retry = await client.post("/graphql", json=request, headers=headers)
     assert retry.json() == {"data": {"updateCampaign": {"__typename": "Campaign"}}}

@@ -2,22 +2,18 @@
 transaction on a server connection, and the statement timeout still applies.
 
 `.ci/run` runs the whole suite a third time with PgBouncer in transaction mode in front of the
-test server (tests/pooler.py); these tests hold in every pass and check the pooler pass really
-goes through PgBouncer."""
+test server (tests/pooler.py); these tests hold in every pass. That the statement timeout still
+cuts a slow statement through the pooler is tests/test_hardening.py's statement-timeout test."""
 
 from __future__ import annotations
 
 import os
-from typing import Any
 
-import asyncpg
 import pytest
 from sqlalchemy import text
 
 from db.session import create_engine
 from tests import pooler
-from tests.conftest import plain_url
-from tests.helpers import Api, World
 
 SESSION_TIMEOUT = "SELECT reset_val FROM pg_settings WHERE name = 'statement_timeout'"
 
@@ -43,33 +39,6 @@ async def test_pooler_mode_keeps_nothing_past_a_transaction(database_url: str) -
             assert await conn.scalar(text(SESSION_TIMEOUT)) == "1234"  # set once, for the connection
     finally:
         await direct.dispose()
-
-
-async def test_a_slow_statement_is_cut_through_whatever_stands_in_between(
-    api: Api, make_client: Any, database_url: str
-) -> None:
-    world: World = await api.world()
-    campaign = (await world.draft())["id"]
-    client = await make_client(statement_timeout_ms=300)
-    engine = client._transport.app.state.engine  # type: ignore[attr-defined]
-    if pooler.ACTIVE is not None:  # the pooler pass: the app really talks to PgBouncer
-        assert engine.url.port == pooler.ACTIVE.port
-    holder = await asyncpg.connect(plain_url(database_url))
-    try:
-        async with holder.transaction():
-            await holder.execute("SELECT 1 FROM campaigns FOR UPDATE")
-            response = await client.post(
-                "/graphql",
-                json={
-                    "query": "mutation($i: UpdateCampaignInput!) { updateCampaign(input: $i) { __typename } }",
-                    "variables": {"i": {"campaignId": campaign, "name": "Renamed"}},
-                },
-                headers={"Authorization": f"Bearer {world.manager}"},
-            )
-    finally:
-        await holder.close()
-    [error] = response.json()["errors"]
-    assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE" and "retry" in error["message"]
 
 
 @pytest.mark.skipif(os.environ.get("BUDGETLINE_TEST_POOLER") != "pgbouncer", reason="the PgBouncer pass only")
