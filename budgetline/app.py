@@ -420,8 +420,8 @@ def create_app(database_url: str, settings: Settings, on_shutdown: list[Callable
         gc.collect()
         gc.freeze()
         sweeping = (
-            asyncio.create_task(sweeper.run_forever(engine, settings.sweep_interval_s))
-            if settings.sweep_interval_s > 0
+            asyncio.create_task(sweeper.run_forever(engine, settings.sweep_seconds, settings.settlement_days))
+            if settings.sweep_seconds > 0
             else None
         )
         try:

@@ -165,7 +165,7 @@ def cmd_check_ledger(settings: Settings, _: argparse.Namespace) -> int:
     from db.queries import ledger_differences
     from db.session import create_engine
 
-    async def check(url: str) -> tuple[int, list[Any]]:
+    async def check(url: str) -> tuple[int, int, list[Any]]:
         engine = create_engine(url, pool_size=1, max_overflow=0)
         try:
             async with engine.connect() as conn:
@@ -174,10 +174,10 @@ def cmd_check_ledger(settings: Settings, _: argparse.Namespace) -> int:
             await engine.dispose()
 
     with migrated_database(settings, upgrade=False) as url:  # a check changes nothing
-        checked, differences = asyncio.run(check(url))
+        sources, campaigns, differences = asyncio.run(check(url))
     for difference in differences:
         print(f"DIFFERENCE {difference}")
-    print(f"checked {checked} budget sources: {len(differences)} differences")
+    print(f"checked {sources} budget sources and {campaigns} campaigns: {len(differences)} differences")
     return 1 if differences else 0
 
 
@@ -186,17 +186,15 @@ def cmd_sweep(settings: Settings, _: argparse.Namespace) -> int:
     from db.session import create_engine
 
     async def sweep(url: str) -> dict[str, int] | None:
-        engine = create_engine(url, pool_size=1, max_overflow=0)
+        engine = create_engine(url, pool_size=2, max_overflow=0)  # the pass's guard, and its work
         try:
-            return await sweeper.run_once(engine)
+            return await sweeper.run_once(engine, settings.settlement_days, wait=True)
         finally:
             await engine.dispose()
 
     with migrated_database(settings) as url:
         done = asyncio.run(sweep(url))
-    if done is None:
-        print("another process is sweeping right now; nothing done")
-        return 0
+    assert done is not None  # waited for any other pass to end
     print("swept: " + ", ".join(f"{name}={count}" for name, count in done.items()))
     return 0
 
@@ -268,17 +266,20 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 
     ledger = sub.add_parser(
         "check-ledger",
-        help="check every allocated and draft total against the ledger; exit 1 on any difference",
-        description="Compare every source's allocated total with its ledger and its published campaigns, and "
-        "its draft total with its drafts; print the differences and exit 1 on any. Changes nothing.",
+        help="check every kept total against the ledgers; exit 1 on any difference",
+        description="Recompute every kept figure from the allocation and spend ledgers and the campaigns: each "
+        "source's allocated, draft, spent and pending-release totals, each campaign's spend, daily records, "
+        "release and allocation entries. Print the differences and exit 1 on any. Changes nothing.",
     )
     ledger.set_defaults(handler=cmd_check_ledger)
 
     sweep = sub.add_parser(
         "sweep",
         help="run the periodic jobs once (for cron)",
-        description="Run the periodic jobs once: purge idempotency keys past 24 hours. Server processes "
-        "run them every BUDGETLINE_SWEEP_INTERVAL_S (default 60) seconds, one process at a time.",
+        description="Run the periodic jobs once: purge idempotency keys past 24 hours, end campaigns past "
+        "their end date (R13), settle campaigns ended BUDGETLINE_SETTLEMENT_DAYS (default 3) days ago (R14). "
+        "Server processes run them every BUDGETLINE_SWEEP_SECONDS (default 60) seconds, one process at a "
+        "time; this command waits for a pass in progress to end, then runs its own.",
     )
     sweep.set_defaults(handler=cmd_sweep)
     return parser

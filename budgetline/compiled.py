@@ -54,7 +54,7 @@ from resolvers import accounts, audiences, budget_sources, campaigns, ids
 from resolvers.context import Context
 from resolvers.errors import UserError
 from resolvers.pagination import Page
-from schema.enums import BudgetSourceStatus, CampaignField, CampaignStatus, CampaignStep
+from schema.enums import BudgetSourceStatus, CampaignEndReason, CampaignField, CampaignStatus, CampaignStep
 
 
 class Fallback(Exception):  # a signal, not a failure
@@ -128,6 +128,8 @@ SOURCE_LEAVES: dict[str, Getter] = {
     "allocatedAmount": _column("allocated_amount"),
     "unallocatedAmount": lambda s, _: budget_sources.unallocated_of(s["amount"], s["allocated_amount"]),
     "draftAmount": _column("draft_amount"),
+    "spentAmount": _column("spent_amount"),
+    "pendingReleaseAmount": _column("pending_release_amount"),
     "startDate": _column("start_date"),
     "endDate": _column("end_date"),
     "status": lambda s, _: BudgetSourceStatus(budget_sources.record_status(s)),
@@ -155,6 +157,13 @@ LEAVES: dict[str, dict[str, Getter]] = {
         "publishedAt": _column("published_at"),
         "createdAt": _column("created_at"),
         "updatedAt": _column("updated_at"),
+        "spentAmount": _column("spent_amount"),
+        "remainingAmount": lambda c, _: campaigns.remaining_of(c["budget"], c["spent_amount"]),
+        "releasedAmount": _column("released_amount"),
+        "pausedAt": _column("paused_at"),
+        "endedAt": _column("ended_at"),
+        "endReason": _column("end_reason", CampaignEndReason),
+        "settledAt": _column("settled_at"),
     },
     "Audience": {"id": lambda a, _: ids.encode("Audience", a["id"]), "name": _column("name")},
     # A connection's parts, over the Page and its (cursor, record) pairs.

@@ -1,9 +1,11 @@
-"""Demo data for `make run`: both kinds of account, every source status, drafts and published
-campaigns. Loaded through the same resolvers as the API, so the demo obeys every rule.
+"""Demo data for `make run`: both kinds of account, every source status, drafts, and campaigns in
+every state after publishing (delivering, paused, ended, settled with its unspent budget
+returned). Loaded through the same resolvers as the API, so the demo obeys every rule.
 
 The dates are fixed, so that docs/tutorial.md (run by tests/test_tutorial.py) shows the same
 responses on every fresh demo, whatever the day: the current orders run from 2026 to 2075 (a
-long framework agreement), the old ones ended in 2024 (EXPIRED)."""
+long framework agreement), the old ones ended in 2024 (EXPIRED), and the spend was reported on
+days of 2026 that are past for good."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from sqlalchemy import select
 from budgetline.settings import Settings
 from db.models import AccountRow, AudienceRow
 from db.session import create_engine, session_factory
-from resolvers import accounts, api_keys, audiences, budget_sources, campaigns, ids
+from resolvers import accounts, api_keys, audiences, budget_sources, campaigns, ids, spend
 from resolvers.campaigns import CampaignChanges
 from resolvers.context import Context, Principal
 
@@ -31,6 +33,9 @@ TERM = (date(2026, 1, 1), date(2075, 12, 31))
 PAST_TERM = (date(2024, 1, 1), date(2024, 12, 31))
 SPRING = (date(2027, 3, 1), date(2027, 5, 31))
 SUMMER = (date(2027, 6, 1), date(2027, 8, 31))
+ALWAYS_ON = (date(2026, 1, 1), date(2075, 12, 31))
+WINTER = (date(2026, 1, 1), date(2026, 3, 31))
+NEW_YEAR = (date(2026, 1, 1), date(2026, 1, 31))
 
 
 @dataclass(frozen=True)
@@ -168,14 +173,44 @@ async def _seed(ctx: Context) -> list[dict[str, str]]:
         end_date=past[1],
     )
 
+    hikers_of: dict[str, str] = {}
     for account_id, source in ((nw, ids.encode("PurchaseOrder", po1.id)), (co, ids.encode("Order", q200.id))):
         hikers = await audiences.create(ctx, account_id=account_id, name="Weekend hikers")
+        hikers_of[account_id] = ids.encode("Audience", hikers.id)
         await audiences.create(ctx, account_id=account_id, name="Coffee lovers 25-40")
         audience_id = ids.encode("Audience", hikers.id)
         await _campaign(ctx, account_id, "Spring launch", audience_id, source, "12500.00", SPRING, publish=True)
         await _campaign(ctx, account_id, "Summer teaser", audience_id, source, "4000.00", SUMMER, publish=False)
         await campaigns.create_draft(ctx, account_id=account_id, name="Autumn ideas", audience_id=None)
+    await _after_publishing(ctx, nw, hikers_of[nw], ids.encode("PurchaseOrder", po1.id))
     return await _issue_keys(ctx, {PO_ACCOUNT: northwind.id, ORDER_ACCOUNT: contoso.id})
+
+
+async def _after_publishing(ctx: Context, account_id: str, audience_id: str, source_id: str) -> None:
+    """Northwind's campaigns after publishing: delivering (with a restated day), paused, ended
+    with its unspent budget pending, and settled with it returned to the PO."""
+
+    async def published(name: str, budget: str, schedule: tuple[date, date], spent: list[tuple[str, str]]) -> str:
+        cid = await _campaign(ctx, account_id, name, audience_id, source_id, budget, schedule, publish=True)
+        for day, amount in spent:
+            await spend.report(ctx, spend.SpendReport(cid, date.fromisoformat(day), Decimal(amount)))
+        return cid
+
+    await published(
+        "Always-on search",
+        "6000.00",
+        ALWAYS_ON,
+        [("2026-01-05", "120.00"), ("2026-01-06", "90.00"), ("2026-01-06", "95.50"), ("2026-01-07", "130.25")],
+    )
+    paused = await published("Holiday gifts", "3000.00", ALWAYS_ON, [("2026-01-10", "400.00")])
+    await campaigns.transition(ctx, action="pause", campaign_id=paused, expected_version=None)
+    winter = await published("Winter sale", "5000.00", WINTER, [("2026-02-01", "1500.00"), ("2026-02-02", "1250.00")])
+    await campaigns.transition(ctx, action="end", campaign_id=winter, expected_version=None)
+    new_year = await published(
+        "New Year promo", "2000.00", NEW_YEAR, [("2026-01-02", "800.00"), ("2026-01-03", "700.00")]
+    )
+    await campaigns.transition(ctx, action="end", campaign_id=new_year, expected_version=None)
+    await campaigns.settle(ctx, campaign_id=new_year)
 
 
 async def _campaign(
@@ -188,7 +223,7 @@ async def _campaign(
     schedule: tuple[date, date],
     *,
     publish: bool,
-) -> None:
+) -> str:
     row = await campaigns.create_draft(ctx, account_id=account_id, name=name, audience_id=audience_id)
     cid = ids.encode("Campaign", row.id)
     await campaigns.advance(ctx, campaign_id=cid, expected_version=None)
@@ -203,6 +238,7 @@ async def _campaign(
     await campaigns.advance(ctx, campaign_id=cid, expected_version=None)
     if publish:
         await campaigns.publish(ctx, campaign_id=cid, expected_version=None)
+    return cid
 
 
 async def _issue_keys(ctx: Context, demo_accounts: dict[str, int]) -> list[dict[str, str]]:
@@ -222,6 +258,8 @@ async def _issue_keys(ctx: Context, demo_accounts: dict[str, int]) -> list[dict[
                     "accountId": ids.encode("Account", pk),
                 }
             )
+    delivery = await api_keys.issue(ctx, name="demo ad server", role="DELIVERY", account_id=None)
+    keys.append({"role": "DELIVERY", "account": "(all accounts)", "secret": delivery.secret or ""})
     return keys
 
 

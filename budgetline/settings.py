@@ -57,7 +57,9 @@ class Settings(BaseSettings):
     # GET /metrics answers only `Authorization: Bearer <metrics_token>`; unset: /metrics is off (404).
     metrics_token: str | None = None
     # The sweeper (budgetline/sweeper.py): seconds between runs in each server process; 0: off.
-    sweep_interval_s: float = Field(default=60.0, ge=0, le=86_400)
+    sweep_seconds: float = Field(default=60.0, ge=0, le=86_400)
+    # R14: days after a campaign ends before the sweeper settles it (0: at the next sweep).
+    settlement_days: int = Field(default=3, ge=0, le=3650)
     # Answer the hot read queries through compiled plans (budgetline/compiled.py); off: every
     # request goes through graphql-core's execution, with the same responses.
     compiled_queries: bool = True

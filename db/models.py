@@ -55,6 +55,8 @@ class OrderRow(Base):
     allocated_amount: Mapped[Decimal] = mapped_column(Money, server_default=GENERATED)
     purchase_order_total: Mapped[Decimal] = mapped_column(Money, server_default=GENERATED)
     draft_amount: Mapped[Decimal] = mapped_column(MoneySum, server_default=GENERATED)
+    spent_amount: Mapped[Decimal] = mapped_column(MoneySum, server_default=GENERATED)
+    pending_release_amount: Mapped[Decimal] = mapped_column(MoneySum, server_default=GENERATED)
     cancelled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=GENERATED)
 
@@ -69,6 +71,8 @@ class PurchaseOrderRow(Base):
     amount: Mapped[Decimal] = mapped_column(Money)
     allocated_amount: Mapped[Decimal] = mapped_column(Money, server_default=GENERATED)
     draft_amount: Mapped[Decimal] = mapped_column(MoneySum, server_default=GENERATED)
+    spent_amount: Mapped[Decimal] = mapped_column(MoneySum, server_default=GENERATED)
+    pending_release_amount: Mapped[Decimal] = mapped_column(MoneySum, server_default=GENERATED)
     cancelled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=GENERATED)
 
@@ -103,6 +107,13 @@ class CampaignRow(Base):
     published_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=GENERATED)
     updated_at: Mapped[datetime] = mapped_column(server_default=GENERATED)
+    # Life after publishing (migration 0005): spent_amount is kept by the spend ledger's trigger.
+    spent_amount: Mapped[Decimal] = mapped_column(Money, server_default=GENERATED)
+    released_amount: Mapped[Decimal] = mapped_column(Money, server_default=GENERATED)
+    paused_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(Text)
+    settled_at: Mapped[datetime | None]
 
 
 class AllocationRow(Base):
@@ -116,4 +127,34 @@ class AllocationRow(Base):
     delta: Mapped[Decimal] = mapped_column(Money)
     reason: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=GENERATED)
+
+
+class SpendDayRow(Base):
+    """The current figure of one campaign on one UTC day (kept by the spend ledger's trigger)."""
+
+    __tablename__ = "spend_days"
+
+    account_id: Mapped[int] = mapped_column(BigInteger)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("campaigns.id"))
+    day: Mapped[date]
+    amount: Mapped[Decimal] = mapped_column(Money)
+    restatements: Mapped[int]
+    reported_by: Mapped[str] = mapped_column(Text)
+    reported_at: Mapped[datetime]
+
+
+class SpendReportRow(Base):
+    """One entry of the append-only spend ledger (R11); its insert trigger moves spend_days and
+    campaigns.spent_amount."""
+
+    __tablename__ = "spend_reports"
+
+    account_id: Mapped[int] = mapped_column(BigInteger)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("campaigns.id"))
+    day: Mapped[date]
+    amount: Mapped[Decimal] = mapped_column(Money)
+    reported_by: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(server_default=GENERATED)

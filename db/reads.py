@@ -17,20 +17,23 @@ Record: TypeAlias = Mapping[str, Any]
 
 _PO_SOURCE = """
 SELECT 'PurchaseOrder' AS kind, p.id, p.account_id, o.id AS order_id, o.order_number, p.po_number,
-       p.amount, p.allocated_amount, p.draft_amount, o.currency, o.start_date, o.end_date,
+       p.amount, p.allocated_amount, p.draft_amount, p.spent_amount, p.pending_release_amount,
+       o.currency, o.start_date, o.end_date,
        p.cancelled_at, o.cancelled_at AS order_cancelled_at
 FROM purchase_orders p JOIN orders o ON o.id = p.order_id
 """
 _ORDER_SOURCE = """
 SELECT 'Order' AS kind, o.id, o.account_id, o.id AS order_id, o.order_number, NULL::text AS po_number,
-       o.amount, o.allocated_amount, o.draft_amount, o.currency, o.start_date, o.end_date,
+       o.amount, o.allocated_amount, o.draft_amount, o.spent_amount, o.pending_release_amount,
+       o.currency, o.start_date, o.end_date,
        o.cancelled_at, o.cancelled_at AS order_cancelled_at
 FROM orders o
 """
 
 _CAMPAIGN = """
 SELECT id, account_id, name, status, step, version, audience_id, budget, start_date, end_date, order_id,
-       purchase_order_id, published_at, created_at, updated_at
+       purchase_order_id, published_at, created_at, updated_at, spent_amount, released_amount, paused_at,
+       ended_at, end_reason, settled_at
 FROM campaigns WHERE account_id = $1
 """
 

@@ -20,6 +20,14 @@ def require_writer(principal: Principal) -> None:
     """Campaign and audience mutations: CAMPAIGN_MANAGER of the account, or ACCOUNT_TEAM."""
     if principal.role == "VIEWER":
         raise PermissionDenied("VIEWER keys are read-only")
+    if principal.role == "DELIVERY":
+        raise PermissionDenied("DELIVERY keys may only report spend and settle campaigns")
+
+
+def require_delivery(principal: Principal) -> None:
+    """Spend reports and settlement (R11, R14): the ad-serving system's DELIVERY key, or ACCOUNT_TEAM."""
+    if principal.role not in ("DELIVERY", "ACCOUNT_TEAM"):
+        raise PermissionDenied("only DELIVERY and ACCOUNT_TEAM keys may do this")
 
 
 def require_account_team(principal: Principal) -> None:

@@ -55,9 +55,9 @@ async def viewer_account(ctx: Context) -> AccountRow | None:
 
 
 async def list_all(ctx: Context) -> list[AccountRow]:
-    """Accounts the principal can see: its own, or all of them for the account team."""
+    """Accounts the principal can see: its own, or all of them for the account team and DELIVERY."""
     stmt = select(AccountRow).order_by(AccountRow.id)
-    if not ctx.principal.is_account_team:
+    if ctx.principal.account_id is not None:
         stmt = stmt.where(AccountRow.id == ctx.principal.account_id)
     async with ctx.read() as session:
         rows = list(await session.scalars(stmt))

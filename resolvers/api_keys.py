@@ -14,7 +14,7 @@ from db.models import AccountRow, ApiKeyRow
 from db.session import driver_of, guarded
 from resolvers import ids, validation
 from resolvers.access import get_account_for_write, require_account_team
-from resolvers.context import ROLES, Context, Principal
+from resolvers.context import ACCOUNTLESS_ROLES, ROLES, Context, Principal
 from resolvers.errors import InvalidInput, NotFound
 
 SECRET_PREFIX = "bl_"
@@ -64,9 +64,9 @@ async def insert_key(session: AsyncSession, *, name: str, role: str, account_id:
 def check_role(role: str, has_account: bool) -> None:
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}", "role")
-    if role == "ACCOUNT_TEAM" and has_account:
-        raise InvalidInput("an ACCOUNT_TEAM key belongs to no account: leave accountId out", "accountId")
-    if role != "ACCOUNT_TEAM" and not has_account:
+    if role in ACCOUNTLESS_ROLES and has_account:
+        raise InvalidInput(f"a {role} key belongs to no account: leave accountId out", "accountId")
+    if role not in ACCOUNTLESS_ROLES and not has_account:
         raise InvalidInput(f"a {role} key needs the accountId it belongs to", "accountId")
 
 

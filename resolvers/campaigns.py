@@ -1,4 +1,5 @@
-"""Campaigns and the wizard: R1-R7 and R10. Every mutation here is one transaction.
+"""Campaigns: the wizard (R1-R7, R10) and life after publishing (R12-R14: pause, resume, end,
+settlement, and the sweeper's two jobs). Every mutation here is one transaction.
 
 Locks, always in this order: the campaign row, then the PO, then its order
 (`budget_sources.lock_source`). Publishing and budget changes of published
@@ -9,7 +10,7 @@ number of server processes can never allocate more than a source holds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,13 +21,22 @@ from db import reads
 from db.models import AccountRow, AllocationRow, AudienceRow, CampaignRow, OrderRow, PurchaseOrderRow
 from db.reads import Record
 from resolvers import budget_sources, ids, validation
-from resolvers.access import get_account_for_write, get_for_write, not_found, require_writer, visible
-from resolvers.budget_sources import SourceRow
+from resolvers.access import (
+    get_account_for_write,
+    get_for_write,
+    not_found,
+    require_delivery,
+    require_writer,
+    visible,
+)
+from resolvers.budget_sources import SourceRow, today
 from resolvers.context import Context, Principal
 from resolvers.errors import (
     BudgetSourceProblem,
     CampaignLocked,
+    CampaignState,
     InvalidInput,
+    SpendLimit,
     StepIncomplete,
     VersionConflict,
 )
@@ -34,6 +44,11 @@ from resolvers.pagination import Page, paginate, paginate_with
 
 STEPS = ("SETUP", "BUDGET_AND_SCHEDULE", "REVIEW")
 LOCKED_WHEN_PUBLISHED = ["AUDIENCE", "BUDGET_SOURCE"]
+LOCKED_WHEN_ENDED = ["AUDIENCE", "BUDGET", "SCHEDULE", "BUDGET_SOURCE"]  # all but NAME (R12)
+LIVE = ("PUBLISHED", "PAUSED")
+# R12: the states each transition starts from.
+TRANSITIONS = {"pause": ("PUBLISHED",), "resume": ("PAUSED",), "end": LIVE}
+SWEEPER = "budgetline sweeper"
 
 
 def locked_fields(row: CampaignRow) -> list[str]:
@@ -41,7 +56,14 @@ def locked_fields(row: CampaignRow) -> list[str]:
 
 
 def locked_fields_of(status: str) -> list[str]:
-    return [] if status == "DRAFT" else list(LOCKED_WHEN_PUBLISHED)
+    if status == "DRAFT":
+        return []
+    return list(LOCKED_WHEN_ENDED if status == "ENDED" else LOCKED_WHEN_PUBLISHED)
+
+
+def remaining_of(budget: Decimal | None, spent: Decimal) -> Decimal | None:
+    """remainingAmount: budget - spentAmount; null while the budget is."""
+    return None if budget is None else budget - spent
 
 
 # --- small rules, each raising one typed error ------------------------------------------
@@ -57,7 +79,7 @@ def require_draft(row: CampaignRow, action: str) -> None:
     """R6: a published campaign is not a draft any more."""
     if row.status != "DRAFT":
         raise CampaignLocked(
-            f"the campaign is published: {action} is for drafts only",
+            f"the campaign is {row.status.lower()}: {action} is for drafts only",
             None,
             locked_fields(row),
             code="NOT_A_DRAFT",
@@ -65,10 +87,14 @@ def require_draft(row: CampaignRow, action: str) -> None:
 
 
 def refuse_locked_change(row: CampaignRow, field: str, what: str) -> None:
-    """R6: the audience and the budget source of a published campaign are locked."""
+    """R6: the audience and the budget source of a published campaign are locked; R12: an ended
+    campaign's budget and schedule too."""
     if row.status != "DRAFT":
         raise CampaignLocked(
-            f"the {what} of a published campaign is locked", field, locked_fields(row), code="CAMPAIGN_LOCKED"
+            f"the {what} of a {row.status.lower()} campaign is locked",
+            field,
+            locked_fields(row),
+            code="CAMPAIGN_LOCKED",
         )
 
 
@@ -223,6 +249,7 @@ async def update(
     async def work(session: AsyncSession) -> CampaignRow:
         row = await lock_campaign(session, ctx.principal, campaign_id, expected_version)
         before = (row.name, row.audience_id, row.budget, row.start_date, row.end_date)
+        schedule = (row.start_date, row.end_date)
         if "audienceId" in given:
             row.audience_id = await changed_audience(session, ctx.principal, row, changes.audience_id)
         if name is not None:
@@ -232,7 +259,11 @@ async def update(
         end = changes.end_date if "endDate" in given else row.end_date
         if start is not None and end is not None and start > end:
             raise InvalidInput("startDate must be on or before endDate", schedule_field)
-        if row.status == "PUBLISHED":
+        if row.status == "ENDED":
+            for field, changed in (("budget", budget != row.budget), (schedule_field, (start, end) != schedule)):
+                if changed:
+                    refuse_locked_change(row, field, "budget" if field == "budget" else "schedule")
+        elif row.status in LIVE:
             await change_published(session, row, changes, budget, start, end, schedule_field, ctx.principal.actor)
         row.budget, row.start_date, row.end_date = budget, start, end
         if (row.name, row.audience_id, row.budget, row.start_date, row.end_date) != before:
@@ -271,12 +302,20 @@ async def change_published(
     """
     for field, value in (("budget", changes.budget), ("startDate", changes.start_date), ("endDate", changes.end_date)):
         if field in changes.given and value is None:
-            raise InvalidInput(f"{field} of a published campaign cannot be cleared", field)
+            raise InvalidInput(f"{field} of a {row.status.lower()} campaign cannot be cleared", field)
     assert row.order_id is not None and row.budget is not None
     assert budget is not None and start is not None and end is not None
     schedule_changed = (start, end) != (row.start_date, row.end_date)
     if budget == row.budget and not schedule_changed:
         return
+    if budget < row.spent_amount:
+        raise SpendLimit(
+            f"the budget cannot go below what the campaign has already spent ({row.spent_amount})",
+            "budget",
+            row.budget,
+            row.spent_amount,
+            code="BUDGET_BELOW_SPENT",
+        )
     source = await budget_sources.lock_source(session, row.order_id, row.purchase_order_id)
     if schedule_changed:
         budget_sources.check_within_term(source, start, end, schedule_field)
@@ -402,6 +441,125 @@ async def delete_draft(ctx: Context, *, campaign_id: str) -> str:
         return ids.encode("Campaign", row.id)
 
     return await ctx.transact(work)
+
+
+# --- life after publishing (R12-R14) ------------------------------------------------------
+
+
+async def transition(ctx: Context, *, action: str, campaign_id: str, expected_version: int | None) -> CampaignRow:
+    """R12: pauseCampaign, resumeCampaign, endCampaign; each bumps version and honours R7."""
+    require_writer(ctx.principal)
+
+    async def work(session: AsyncSession) -> CampaignRow:
+        row = await lock_campaign(session, ctx.principal, campaign_id, expected_version)
+        allowed = TRANSITIONS[action]
+        if row.status not in allowed:
+            raise CampaignState(
+                f"{action}Campaign needs a {' or '.join(allowed)} campaign; this one is {row.status}", row.status
+            )
+        now = datetime.now(UTC)
+        if action == "pause":
+            row.status, row.paused_at = "PAUSED", now
+        elif action == "resume":
+            assert row.end_date is not None
+            if row.end_date < today():
+                raise CampaignState(
+                    f"the schedule ended on {row.end_date}: extend endDate to resume, or end the campaign", row.status
+                )
+            row.status, row.paused_at = "PUBLISHED", None
+        else:
+            end(row, "MANUAL", now)
+        touch(row)
+        await session.flush()
+        return row
+
+    return await ctx.transact(work)
+
+
+def end(row: CampaignRow, reason: str, at: datetime) -> None:
+    row.status, row.paused_at, row.ended_at, row.end_reason = "ENDED", None, at, reason
+
+
+async def settle(ctx: Context, *, campaign_id: str) -> CampaignRow:
+    """R14 on request (DELIVERY or ACCOUNT_TEAM)."""
+    require_delivery(ctx.principal)
+
+    async def work(session: AsyncSession) -> CampaignRow:
+        row = await lock_campaign(session, ctx.principal, campaign_id, None)
+        await settle_locked(session, row, ctx.principal.actor)
+        return row
+
+    return await ctx.transact(work)
+
+
+async def settle_locked(session: AsyncSession, row: CampaignRow, actor: str) -> None:
+    """R14 on a campaign row held FOR UPDATE: the source rows are locked next (R5's order), the
+    unspent budget goes back through a `release` ledger entry, and the figures become final."""
+    if row.status != "ENDED":
+        raise CampaignState(f"only an ENDED campaign can be settled; this one is {row.status}", row.status)
+    if row.settled_at is not None:
+        raise CampaignState(
+            f"the campaign was settled at {row.settled_at.isoformat()}", row.status, code="CAMPAIGN_SETTLED"
+        )
+    assert row.order_id is not None and row.budget is not None
+    source = await budget_sources.lock_source(session, row.order_id, row.purchase_order_id)
+    unspent = row.budget - row.spent_amount
+    if unspent > 0:
+        record_allocation(session, row, source, -unspent, "release", actor)
+    row.released_amount, row.settled_at = unspent, datetime.now(UTC)
+    touch(row)
+    await session.flush()
+
+
+# The sweeper's jobs (budgetline/sweeper.py): which campaigns are due, and one campaign's work,
+# each run in its own short transaction by the caller.
+
+
+async def due_to_end(session: AsyncSession, after_id: int, limit: int) -> list[int]:
+    """R13: live campaigns whose end date is before today (UTC), by id."""
+    stmt = select(CampaignRow.id).where(
+        CampaignRow.status.in_(LIVE), CampaignRow.end_date < today(), CampaignRow.id > after_id
+    )
+    return list(await session.scalars(stmt.order_by(CampaignRow.id).limit(limit)))
+
+
+async def end_if_due(session: AsyncSession, campaign_id: int) -> bool:
+    """R13 for one campaign, re-checked under its row lock (a concurrent sweeper or endCampaign
+    may have got there first): ended with endReason SCHEDULE."""
+    row = await _lock_if(session, campaign_id, CampaignRow.status.in_(LIVE), CampaignRow.end_date < today())
+    if row is None:
+        return False
+    end(row, "SCHEDULE", datetime.now(UTC))
+    touch(row)
+    await session.flush()
+    return True
+
+
+async def due_to_settle(session: AsyncSession, settlement_days: int, after_id: int, limit: int) -> list[int]:
+    """R14: ended, unsettled campaigns that ended at least `settlement_days` days ago, by id."""
+    stmt = select(CampaignRow.id).where(*_settlement_due(settlement_days), CampaignRow.id > after_id)
+    return list(await session.scalars(stmt.order_by(CampaignRow.id).limit(limit)))
+
+
+async def settle_if_due(session: AsyncSession, campaign_id: int, settlement_days: int) -> bool:
+    row = await _lock_if(session, campaign_id, *_settlement_due(settlement_days))
+    if row is None:
+        return False
+    await settle_locked(session, row, SWEEPER)
+    return True
+
+
+def _settlement_due(settlement_days: int) -> tuple[Any, ...]:
+    cutoff = datetime.now(UTC) - timedelta(days=settlement_days)
+    return (CampaignRow.status == "ENDED", CampaignRow.settled_at.is_(None), CampaignRow.ended_at <= cutoff)
+
+
+async def _lock_if(session: AsyncSession, campaign_id: int, *conditions: Any) -> CampaignRow | None:
+    """The campaign locked FOR UPDATE if it still meets `conditions`; None if it does not, or if
+    another transaction holds it right now (SKIP LOCKED: the next pass gets it)."""
+    stmt = select(CampaignRow).where(CampaignRow.id == campaign_id, *conditions)
+    stmt = stmt.with_for_update(skip_locked=True).execution_options(populate_existing=True)
+    return (await session.scalars(stmt)).first()
 
 
 # --- reads ----------------------------------------------------------------------------------

@@ -20,7 +20,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-ROLES = ("VIEWER", "CAMPAIGN_MANAGER", "ACCOUNT_TEAM")
+ROLES = ("VIEWER", "CAMPAIGN_MANAGER", "ACCOUNT_TEAM", "DELIVERY")
+# Keys that belong to no account and read every account: the account team, and DELIVERY (the
+# ad-serving system, which may only report spend and settle).
+ACCOUNTLESS_ROLES = ("ACCOUNT_TEAM", "DELIVERY")
 
 # SQLSTATEs worth retrying the whole transaction for: serialization failure, deadlock.
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
@@ -34,7 +37,7 @@ class Principal:
     api_key_id: int
     name: str
     role: str
-    account_id: int | None  # None for the account team
+    account_id: int | None  # None for the account team and DELIVERY keys
 
     @property
     def is_account_team(self) -> bool:
@@ -46,7 +49,7 @@ class Principal:
         return f"api-key:{self.api_key_id} ({self.name})"
 
     def can_see(self, account_id: int) -> bool:
-        return self.is_account_team or self.account_id == account_id
+        return self.account_id is None or self.account_id == account_id
 
 
 @dataclass

@@ -75,3 +75,22 @@ class InsufficientBudget(UserError):
         super().__init__(message, field)
         self.requested = requested
         self.unallocated = unallocated
+
+
+class CampaignState(UserError):
+    """CAMPAIGN_NOT_LIVE (not in a state the action applies to) or CAMPAIGN_SETTLED (R11-R14)."""
+
+    code = "CAMPAIGN_NOT_LIVE"
+
+    def __init__(self, message: str, status: str, *, code: str = "CAMPAIGN_NOT_LIVE", field: str | None = None) -> None:
+        super().__init__(message, field, code=code)
+        self.status = status
+
+
+class SpendLimit(UserError):
+    """SPEND_EXCEEDS_BUDGET (R11) or BUDGET_BELOW_SPENT (R12); spent_amount as before the change."""
+
+    def __init__(self, message: str, field: str, campaign_budget: Decimal, spent_amount: Decimal, *, code: str) -> None:
+        super().__init__(message, field, code=code)
+        self.campaign_budget = campaign_budget
+        self.spent_amount = spent_amount

@@ -7,7 +7,7 @@ import binascii
 
 from resolvers.errors import InvalidInput
 
-NODE_TYPES = ("Account", "Order", "PurchaseOrder", "Audience", "Campaign", "ApiKey", "Allocation")
+NODE_TYPES = ("Account", "Order", "PurchaseOrder", "Audience", "Campaign", "ApiKey", "Allocation", "SpendRecord")
 
 
 def encode(type_name: str, pk: int) -> str:

@@ -226,6 +226,12 @@ def positive_amount(value: Decimal, field: str) -> Decimal:
     return value
 
 
+def non_negative_amount(value: Decimal, field: str) -> Decimal:
+    if value < 0:
+        raise InvalidInput(f"{field} must be 0 or more", field)
+    return value
+
+
 def currency(value: str, field: str = "currency") -> str:
     code = value.strip().upper()
     if code not in CURRENCIES:

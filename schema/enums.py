@@ -10,6 +10,7 @@ class Role(Enum):
     VIEWER = "VIEWER"
     CAMPAIGN_MANAGER = "CAMPAIGN_MANAGER"
     ACCOUNT_TEAM = "ACCOUNT_TEAM"
+    DELIVERY = "DELIVERY"
 
 
 @strawberry.enum
@@ -23,6 +24,14 @@ class BudgetSourceStatus(Enum):
 class CampaignStatus(Enum):
     DRAFT = "DRAFT"
     PUBLISHED = "PUBLISHED"
+    PAUSED = "PAUSED"
+    ENDED = "ENDED"
+
+
+@strawberry.enum
+class CampaignEndReason(Enum):
+    MANUAL = "MANUAL"
+    SCHEDULE = "SCHEDULE"
 
 
 @strawberry.enum
@@ -57,3 +66,7 @@ class ErrorCode(Enum):
     SCHEDULE_OUTSIDE_TERM = "SCHEDULE_OUTSIDE_TERM"
     INSUFFICIENT_BUDGET = "INSUFFICIENT_BUDGET"
     DUPLICATE = "DUPLICATE"
+    CAMPAIGN_NOT_LIVE = "CAMPAIGN_NOT_LIVE"
+    CAMPAIGN_SETTLED = "CAMPAIGN_SETTLED"
+    SPEND_EXCEEDS_BUDGET = "SPEND_EXCEEDS_BUDGET"
+    BUDGET_BELOW_SPENT = "BUDGET_BELOW_SPENT"

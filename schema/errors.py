@@ -7,7 +7,7 @@ from decimal import Decimal
 import strawberry
 
 from resolvers import errors
-from schema.enums import CampaignField, ErrorCode
+from schema.enums import CampaignField, CampaignStatus, ErrorCode
 
 
 @strawberry.interface
@@ -60,6 +60,19 @@ class InsufficientBudgetError(UserError):
     unallocated: Decimal
 
 
+@strawberry.type(description="CAMPAIGN_NOT_LIVE or CAMPAIGN_SETTLED: the campaign is not in a state this applies to.")
+class CampaignStateError(UserError):
+    status: CampaignStatus
+
+
+@strawberry.type(
+    description="SPEND_EXCEEDS_BUDGET or BUDGET_BELOW_SPENT; spentAmount as it was before the refused change."
+)
+class SpendLimitError(UserError):
+    campaign_budget: Decimal
+    spent_amount: Decimal
+
+
 def to_graphql(exc: errors.UserError) -> UserError:
     code, message, field = ErrorCode(exc.code), exc.message, exc.field
     if isinstance(exc, errors.VersionConflict):
@@ -73,6 +86,12 @@ def to_graphql(exc: errors.UserError) -> UserError:
     if isinstance(exc, errors.InsufficientBudget):
         return InsufficientBudgetError(
             code=code, message=message, field=field, requested=exc.requested, unallocated=exc.unallocated
+        )
+    if isinstance(exc, errors.CampaignState):
+        return CampaignStateError(code=code, message=message, field=field, status=CampaignStatus(exc.status))
+    if isinstance(exc, errors.SpendLimit):
+        return SpendLimitError(
+            code=code, message=message, field=field, campaign_budget=exc.campaign_budget, spent_amount=exc.spent_amount
         )
     kind: type[UserError] = ValidationError
     if isinstance(exc, errors.BudgetSourceProblem):

@@ -110,3 +110,38 @@ class IssueApiKeyInput:
 @strawberry.input
 class RevokeApiKeyInput:
     api_key_id: strawberry.ID
+
+
+@strawberry.input(description="What one campaign spent on one UTC day (R11); a later report for the day replaces it.")
+class ReportSpendInput:
+    campaign_id: strawberry.ID
+    day: date = strawberry.field(name="date", description="The UTC day; within the schedule, not after today.")
+    amount: Decimal = strawberry.field(description="0 or more; 0 is a valid restatement.")
+
+
+@strawberry.input
+class ReportSpendsInput:
+    reports: list[ReportSpendInput] = strawberry.field(description="1 to 1,000 reports, each judged on its own.")
+
+
+@strawberry.input
+class SettleCampaignInput:
+    campaign_id: strawberry.ID
+
+
+@strawberry.input
+class PauseCampaignInput:
+    campaign_id: strawberry.ID
+    expected_version: int | None = None
+
+
+@strawberry.input
+class ResumeCampaignInput:
+    campaign_id: strawberry.ID
+    expected_version: int | None = None
+
+
+@strawberry.input
+class EndCampaignInput:
+    campaign_id: strawberry.ID
+    expected_version: int | None = None

@@ -7,15 +7,17 @@ from typing import Annotated, Any, TypeVar, cast, get_args
 
 import strawberry
 
-from resolvers import accounts, api_keys, audiences, budget_sources, campaigns
+from resolvers import accounts, api_keys, audiences, budget_sources, campaigns, spend
 from resolvers.campaigns import CampaignChanges
 from resolvers.errors import UserError
 from schema.errors import (
     BudgetSourceError,
     CampaignLockedError,
+    CampaignStateError,
     InsufficientBudgetError,
     NotFoundError,
     PermissionDeniedError,
+    SpendLimitError,
     StepIncompleteError,
     ValidationError,
     VersionConflictError,
@@ -31,10 +33,16 @@ from schema.inputs import (
     CreateOrderInput,
     CreatePurchaseOrderInput,
     DeleteCampaignDraftInput,
+    EndCampaignInput,
     GoToCampaignStepInput,
     IssueApiKeyInput,
+    PauseCampaignInput,
     PublishCampaignInput,
+    ReportSpendInput,
+    ReportSpendsInput,
+    ResumeCampaignInput,
     RevokeApiKeyInput,
+    SettleCampaignInput,
     UpdateAccountInput,
     UpdateCampaignInput,
 )
@@ -59,7 +67,9 @@ CampaignResult = Annotated[
     | CampaignLockedError
     | StepIncompleteError
     | BudgetSourceError
-    | InsufficientBudgetError,
+    | InsufficientBudgetError
+    | CampaignStateError
+    | SpendLimitError,
     strawberry.union("CampaignResult"),
 ]
 AudienceResult = Annotated[Audience | CommonErrors, strawberry.union("AudienceResult")]
@@ -78,18 +88,32 @@ T = TypeVar("T")
 
 
 async def _run(info: Info, call: Awaitable[R], convert: Callable[[R], T], result_union: object) -> T:
-    """The resolver's result as its GraphQL type, or the user error it raised (nothing was written).
-
-    An error type outside the mutation's result union would be a server bug: it raises.
-    """
+    """The resolver's result as its GraphQL type, or the user error it raised (nothing was written)."""
     try:
         return convert(await call)
     except UserError as exc:
-        error = to_graphql(exc)
-        info.context.user_error_codes.append(exc.code)
-        if type(error) not in get_args(get_args(result_union)[0]):
-            raise TypeError(f"{type(error).__name__} is not a member of the result union") from exc
-        return cast(T, error)
+        return cast(T, _error(info, exc, result_union))
+
+
+def _error(info: Info, exc: UserError, result_union: object) -> Any:
+    """A user error as its member of the result union; one outside the union would be a server
+    bug: it raises."""
+    error = to_graphql(exc)
+    info.context.user_error_codes.append(exc.code)
+    if type(error) not in get_args(get_args(result_union)[0]):
+        raise TypeError(f"{type(error).__name__} is not a member of the result union") from exc
+    return error
+
+
+@strawberry.type(description="results[i] answers reports[i].")
+class ReportSpendsPayload:
+    results: list[CampaignResult]
+    accepted: int = strawberry.field(description="Reports recorded (or equal to the day's figure already).")
+    refused: int = strawberry.field(description="Reports answered with a user error; nothing of theirs was written.")
+
+
+def _report(data: ReportSpendInput) -> spend.SpendReport:
+    return spend.SpendReport(campaign_id=data.campaign_id, date=data.day, amount=data.amount)
 
 
 def _given(data: UpdateCampaignInput) -> frozenset[str]:
@@ -170,6 +194,52 @@ class Mutation:
     async def delete_campaign_draft(self, info: Info, input: DeleteCampaignDraftInput) -> DeleteResult:
         call = campaigns.delete_draft(info.context, campaign_id=input.campaign_id)
         return await _run(info, call, lambda gid: Deleted(deleted_id=strawberry.ID(gid)), DeleteResult)
+
+    @strawberry.mutation(description="R12: PUBLISHED -> PAUSED; keeps its allocation and locks.")
+    async def pause_campaign(self, info: Info, input: PauseCampaignInput) -> CampaignResult:
+        call = campaigns.transition(
+            info.context, action="pause", campaign_id=input.campaign_id, expected_version=input.expected_version
+        )
+        return await _run(info, call, Campaign.from_row, CampaignResult)
+
+    @strawberry.mutation(description="R12: PAUSED -> PUBLISHED, while its end date is today or later.")
+    async def resume_campaign(self, info: Info, input: ResumeCampaignInput) -> CampaignResult:
+        call = campaigns.transition(
+            info.context, action="resume", campaign_id=input.campaign_id, expected_version=input.expected_version
+        )
+        return await _run(info, call, Campaign.from_row, CampaignResult)
+
+    @strawberry.mutation(
+        description="R12: PUBLISHED or PAUSED -> ENDED (endReason MANUAL); only the name stays editable."
+    )
+    async def end_campaign(self, info: Info, input: EndCampaignInput) -> CampaignResult:
+        call = campaigns.transition(
+            info.context, action="end", campaign_id=input.campaign_id, expected_version=input.expected_version
+        )
+        return await _run(info, call, Campaign.from_row, CampaignResult)
+
+    # --- DELIVERY or ACCOUNT_TEAM ------------------------------------------------------------
+
+    @strawberry.mutation(
+        description="R11: one campaign's spend on one UTC day; a later report for the day replaces it."
+    )
+    async def report_spend(self, info: Info, input: ReportSpendInput) -> CampaignResult:
+        return await _run(info, spend.report(info.context, _report(input)), Campaign.from_row, CampaignResult)
+
+    @strawberry.mutation(description="R11 in bulk: 1 to 1,000 reports, each its own transaction, in input order.")
+    async def report_spends(self, info: Info, input: ReportSpendsInput) -> ReportSpendsPayload:
+        answers = await spend.report_many(info.context, [_report(r) for r in input.reports])
+        results = [
+            _error(info, a, CampaignResult) if isinstance(a, UserError) else Campaign.from_row(a) for a in answers
+        ]
+        refused = sum(isinstance(a, UserError) for a in answers)
+        return ReportSpendsPayload(results=results, accepted=len(answers) - refused, refused=refused)
+
+    @strawberry.mutation(description="R14: an ENDED campaign's spend becomes final; the unspent budget goes back.")
+    async def settle_campaign(self, info: Info, input: SettleCampaignInput) -> CampaignResult:
+        return await _run(
+            info, campaigns.settle(info.context, campaign_id=input.campaign_id), Campaign.from_row, CampaignResult
+        )
 
     # --- ACCOUNT_TEAM only -------------------------------------------------------------------
 

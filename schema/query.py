@@ -4,7 +4,18 @@ import strawberry
 
 from resolvers import accounts, ids, nodes
 from schema.enums import Role
-from schema.types import Account, ApiKey, Audience, Campaign, Info, Node, Order, PurchaseOrder, Viewer
+from schema.types import (
+    Account,
+    ApiKey,
+    Audience,
+    Campaign,
+    Info,
+    Node,
+    Order,
+    PurchaseOrder,
+    SpendRecord,
+    Viewer,
+)
 
 _NODE_TYPES = {
     "Account": Account.from_row,
@@ -13,6 +24,7 @@ _NODE_TYPES = {
     "Audience": Audience.from_row,
     "Campaign": Campaign.from_row,
     "ApiKey": ApiKey.from_row,
+    "SpendRecord": SpendRecord.from_row,
 }
 
 

@@ -19,12 +19,13 @@ from db.models import (
     CampaignRow,
     OrderRow,
     PurchaseOrderRow,
+    SpendDayRow,
 )
-from resolvers import accounts, audiences, budget_sources, campaigns, ids
+from resolvers import accounts, audiences, budget_sources, campaigns, ids, spend
 from resolvers.context import Context
 from resolvers.loaders import cached
 from resolvers.pagination import Page
-from schema.enums import BudgetSourceStatus, CampaignField, CampaignStatus, CampaignStep, Role
+from schema.enums import BudgetSourceStatus, CampaignEndReason, CampaignField, CampaignStatus, CampaignStep, Role
 
 Info = strawberry.Info[Context, None]
 T = TypeVar("T")
@@ -166,6 +167,12 @@ class BudgetSource:
     draft_amount: Decimal = strawberry.field(
         description="Sum of the budgets of draft campaigns that selected it; allocates nothing."
     )
+    spent_amount: Decimal = strawberry.field(
+        description="Sum of spentAmount of the campaigns drawing on it (for an order: through its POs too)."
+    )
+    pending_release_amount: Decimal = strawberry.field(
+        description="Sum of budget - spentAmount over its ENDED campaigns not yet settled: what settlement will return."
+    )
     start_date: date
     end_date: date
     status: BudgetSourceStatus
@@ -207,6 +214,8 @@ def _source_fields(row: OrderRow | PurchaseOrderRow) -> dict[str, Any]:
         "allocated_amount": row.allocated_amount,
         "unallocated_amount": budget_sources.unallocated(row),
         "draft_amount": row.draft_amount,
+        "spent_amount": row.spent_amount,
+        "pending_release_amount": row.pending_release_amount,
         "start_date": order.start_date,
         "end_date": order.end_date,
         "status": BudgetSourceStatus(budget_sources.status(row)),
@@ -328,6 +337,17 @@ class Campaign(Node):
     published_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    spent_amount: Decimal = strawberry.field(
+        description="Sum of the daily spend (the latest report of each day); 0.00 before any report."
+    )
+    remaining_amount: Decimal | None = strawberry.field(description="budget - spentAmount; null while budget is.")
+    released_amount: Decimal = strawberry.field(
+        description="What settlement returned to the budget source (R14); 0.00 before."
+    )
+    paused_at: datetime | None = strawberry.field(description="When it was paused; null unless PAUSED.")
+    ended_at: datetime | None
+    end_reason: CampaignEndReason | None
+    settled_at: datetime | None = strawberry.field(description="When its spend became final and the rest returned.")
 
     @classmethod
     def from_row(cls, row: CampaignRow) -> Campaign:
@@ -345,7 +365,19 @@ class Campaign(Node):
             published_at=row.published_at,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            spent_amount=row.spent_amount,
+            remaining_amount=campaigns.remaining_of(row.budget, row.spent_amount),
+            released_amount=row.released_amount,
+            paused_at=row.paused_at,
+            ended_at=row.ended_at,
+            end_reason=CampaignEndReason(row.end_reason) if row.end_reason else None,
+            settled_at=row.settled_at,
         )
+
+    @strawberry.field(description="Daily spend records, newest day first; first is at most 100.")
+    async def spend(self, info: Info, first: int | None = 31, after: str | None = None) -> SpendConnection:
+        page = await spend.days_of_campaign(info.context, self.row.id, _first(first, 31), after)
+        return SpendConnection.from_page(page)
 
     # These return the object at once when a list field prefetched it (campaigns.prefetch),
     # else an awaitable that loads it: graphql-core awaits whatever is awaitable.
@@ -406,6 +438,59 @@ class Allocation:
         return Campaign.from_row(_must(await info.context.loaders.campaign.load(self.row.campaign_id)))
 
 
+@strawberry.type(description="A campaign's spend on one UTC day: the figure of the day's latest report (R11).")
+class SpendRecord(Node):
+    row: strawberry.Private[SpendDayRow]
+    day: date = strawberry.field(name="date")
+    amount: Decimal
+    reported_by: str = strawberry.field(description="The API key whose report set this figure.")
+    reported_at: datetime
+    restatements: int = strawberry.field(description="How many later reports changed the day's figure.")
+
+    @classmethod
+    def from_row(cls, row: SpendDayRow) -> SpendRecord:
+        return cls(
+            id=strawberry.ID(ids.encode("SpendRecord", row.id)),
+            row=row,
+            day=row.day,
+            amount=row.amount,
+            reported_by=row.reported_by,
+            reported_at=row.reported_at,
+            restatements=row.restatements,
+        )
+
+    @strawberry.field
+    async def campaign(self, info: Info) -> Campaign:
+        return Campaign.from_row(_must(await info.context.loaders.campaign.load(self.row.campaign_id)))
+
+
+@strawberry.type
+class SpendEdge:
+    cursor: str
+    node: SpendRecord
+
+
+@strawberry.type
+class SpendConnection:
+    page: strawberry.Private[Page[SpendDayRow]]
+    edges: list[SpendEdge]
+    page_info: PageInfo
+
+    @classmethod
+    def from_page(cls, page: Page[SpendDayRow]) -> SpendConnection:
+        return cls(
+            page=page,
+            edges=[
+                SpendEdge(cursor=c, node=SpendRecord.from_row(r)) for r, c in zip(page.items, page.cursors, strict=True)
+            ],
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+        )
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return await self.page.count()
+
+
 @strawberry.type
 class ApiKey(Node):
     row: strawberry.Private[ApiKeyRow]
@@ -440,7 +525,7 @@ class Viewer:
     role: Role
     api_key_name: str
 
-    @strawberry.field(description="Null for the account team.")
+    @strawberry.field(description="Null for the account team and DELIVERY keys.")
     async def account(self, info: Info) -> Account | None:
         row = await accounts.viewer_account(info.context)
         return Account.from_row(row) if row else None

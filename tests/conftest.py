@@ -199,16 +199,17 @@ def free_port() -> int:
 class LiveServer:
     """`budgetline serve` in a process of its own, on a free port of 127.0.0.1."""
 
-    def __init__(self, database_url: str, log_path: Path, *extra_args: str) -> None:
+    def __init__(self, database_url: str, log_path: Path, *extra_args: str, env: dict[str, str] | None = None) -> None:
         self.database_url = database_url
         self.extra_args = extra_args
+        self.env = env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> None:
-        env = {**os.environ, **pooler.server_env(self.database_url), "BUDGETLINE_LOG_LEVEL": "WARNING"}
+        env = {**os.environ, **pooler.server_env(self.database_url), "BUDGETLINE_LOG_LEVEL": "WARNING", **self.env}
         self.log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "budgetline.cli", "serve", "--port", str(self.port), *self.extra_args],
@@ -240,8 +241,8 @@ def live_servers(database_url: str, tmp_path: Path) -> Iterator[Any]:
     """Factory: start N real server processes on this test's database."""
     started: list[LiveServer] = []
 
-    def start(count: int = 1) -> list[LiveServer]:
-        servers = [LiveServer(database_url, tmp_path / f"server-{len(started) + i}.log") for i in range(count)]
+    def start(count: int = 1, **env: str) -> list[LiveServer]:
+        servers = [LiveServer(database_url, tmp_path / f"server-{len(started) + i}.log", env=env) for i in range(count)]
         for server in servers:
             server.start()
             started.append(server)

@@ -22,11 +22,14 @@ ERRORS = """
     ... on CampaignLockedError { lockedFields }
     ... on StepIncompleteError { missing }
     ... on InsufficientBudgetError { requested unallocated }
+    ... on CampaignStateError { campaignStatus: status }
+    ... on SpendLimitError { campaignBudget spentAmount }
   }
 """
 CAMPAIGN = """
   ... on Campaign {
     __typename id name status step version budget currency startDate endDate lockedFields publishedAt
+    spentAmount remainingAmount releasedAmount pausedAt endedAt endReason settledAt
     audience { id name } budgetSource { __typename id displayName } order { id } purchaseOrder { id }
   }
 """
@@ -165,7 +168,14 @@ class World:
         assert result["__typename"] == "Campaign", result
         return result
 
-    async def at_review(self, budget: str = "100.00", source: str | None = None, name: str = "Launch") -> str:
+    async def at_review(
+        self,
+        budget: str = "100.00",
+        source: str | None = None,
+        name: str = "Launch",
+        start: date = TODAY,
+        end: date = TODAY + timedelta(days=30),
+    ) -> str:
         """A draft that passed steps 1 and 2, ready to publish."""
         campaign = (await self.draft(name))["id"]
         await self.ok("advanceCampaign", {"campaignId": campaign})
@@ -174,16 +184,18 @@ class World:
             {
                 "campaignId": campaign,
                 "budget": budget,
-                "startDate": iso(TODAY),
-                "endDate": iso(TODAY + timedelta(days=30)),
+                "startDate": iso(start),
+                "endDate": iso(end),
             },
         )
         await self.ok("assignBudgetSource", {"campaignId": campaign, "budgetSourceId": source or self.source})
         await self.ok("advanceCampaign", {"campaignId": campaign})
         return str(campaign)
 
-    async def published(self, budget: str = "100.00", source: str | None = None) -> str:
-        campaign = await self.at_review(budget, source)
+    async def published(
+        self, budget: str = "100.00", source: str | None = None, start: date = TODAY, end: date | None = None
+    ) -> str:
+        campaign = await self.at_review(budget, source, start=start, end=end or TODAY + timedelta(days=30))
         await self.ok("publishCampaign", {"campaignId": campaign})
         return campaign
 
@@ -194,11 +206,22 @@ class World:
 
     async def source_amounts(self, source_id: str | None = None) -> dict[str, Any]:
         query = """query($id: ID!) { node(id: $id) { ... on BudgetSource {
-            amount allocatedAmount unallocatedAmount draftAmount status selectable } } }"""
+            amount allocatedAmount unallocatedAmount draftAmount spentAmount pendingReleaseAmount
+            status selectable } } }"""
         return (await self.api.gql(query, {"id": source_id or self.source}, self.manager))["node"]  # type: ignore[no-any-return]
 
 
-TABLES = ("accounts", "api_keys", "orders", "purchase_orders", "audiences", "campaigns", "allocations")
+TABLES = (
+    "accounts",
+    "api_keys",
+    "orders",
+    "purchase_orders",
+    "audiences",
+    "campaigns",
+    "allocations",
+    "spend_reports",
+    "spend_days",
+)
 
 
 async def snapshot(db: asyncpg.Connection) -> dict[str, list[Any]]:

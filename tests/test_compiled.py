@@ -21,9 +21,10 @@ from tests.conftest import StatementCounter
 from tests.helpers import TODAY, Api
 
 SOURCE_FIELDS = """__typename id orderNumber purchaseOrderNumber displayName amount currency allocatedAmount
-  unallocatedAmount draftAmount startDate endDate status selectable"""
+  unallocatedAmount draftAmount spentAmount pendingReleaseAmount startDate endDate status selectable"""
 CAMPAIGN_FIELDS = f"""__typename id name status step budget startDate endDate lockedFields version publishedAt
-  createdAt updatedAt currency audience {{ __typename id name }} budgetSource {{ {SOURCE_FIELDS} }}
+  createdAt updatedAt spentAmount remainingAmount releasedAmount pausedAt endedAt endReason settledAt currency
+  audience {{ __typename id name }} budgetSource {{ {SOURCE_FIELDS} }}
   order {{ id displayName status }} purchaseOrder {{ id displayName amount }}"""
 
 # Documents the compiled path answers (with their variables; $account is filled in per world).
@@ -71,6 +72,15 @@ COMPILED: list[tuple[str, str, dict[str, Any]]] = [
                budgetSource { displayName } budgetSource { status ... on PurchaseOrder { id } } } } }
              none: campaigns(first: 0) { pageInfo { hasNextPage endCursor } edges { cursor } } } }""",
         {"status": "DRAFT"},
+    ),
+    (
+        "after publishing: each new status, with the spend figures",
+        """query($id: ID!) { account(id: $id) {
+             paused: campaigns(status: PAUSED) { edges { node { status pausedAt spentAmount remainingAmount } } }
+             ended: campaigns(status: ENDED) { totalCount edges { node { status endReason endedAt settledAt
+               releasedAmount lockedFields budgetSource { spentAmount pendingReleaseAmount unallocatedAmount } } } }
+             live: campaigns(status: PUBLISHED) { edges { node { spentAmount remainingAmount } } } } }""",
+        {},
     ),
     (
         "two accounts in one document (one unknown, one not a valid ID)",
@@ -122,7 +132,15 @@ async def _world(api: Api) -> dict[str, str]:
     await api.create_po(old, "PO-OLD", "50")
     cancelled = await api.create_po(world.order, "PO-CXL", "50")
     await api.mutate("cancelBudgetSource", {"budgetSourceId": cancelled}, select="... on PurchaseOrder { id }")
-    await world.published("300.00", po)
+    delivering = await world.published("300.00", po)
+    delivery = await api.issue_key("DELIVERY", None, "ads")
+    await api.mutate("reportSpend", {"campaignId": delivering, "date": TODAY.isoformat(), "amount": "12.34"}, delivery)
+    for ending, settle in ((await world.published("80.00", po), False), (await world.published("70.00", po2), True)):
+        await api.mutate("reportSpend", {"campaignId": ending, "date": TODAY.isoformat(), "amount": "5.00"}, delivery)
+        await world.ok("endCampaign", {"campaignId": ending})
+        if settle:
+            await api.mutate("settleCampaign", {"campaignId": ending}, delivery)
+    await world.ok("pauseCampaign", {"campaignId": await world.published("25.00", po)})
     await world.at_review("45.10", po2)
     await world.draft("Bare", with_audience=False)
     other = await api.world(requires_po=False, name="Other")

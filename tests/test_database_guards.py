@@ -93,7 +93,7 @@ async def test_check_ledger_reports_differences_and_exits_non_zero(
 ) -> None:
     await world.published("100.00")
     clean = check_ledger(database_url)
-    assert clean.returncode == 0 and "checked 2 budget sources: 0 differences" in clean.stdout
+    assert clean.returncode == 0 and "checked 2 budget sources and 1 campaigns: 0 differences" in clean.stdout
     await db.execute("UPDATE orders SET allocated_amount = allocated_amount + 1")  # a bug or a manual edit
     dirty = check_ledger(database_url)
     assert dirty.returncode == 1

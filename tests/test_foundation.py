@@ -31,6 +31,8 @@ TABLES = {
     "allocations",
     "idempotency_keys",
     "idempotency_effects",
+    "spend_reports",
+    "spend_days",
 }
 
 
@@ -90,19 +92,18 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
     )
 
 
+@pytest.mark.parametrize("role", ["ACCOUNT_TEAM", "DELIVERY"])
 async def test_create_api_key_prints_a_working_secret_as_last_line(
-    database_url: str, client: httpx.AsyncClient
+    database_url: str, client: httpx.AsyncClient, role: str
 ) -> None:
-    done = run_cli(
-        "create-api-key", "--role", "ACCOUNT_TEAM", "--name", "bootstrap", env={"DATABASE_URL": database_url}
-    )
+    done = run_cli("create-api-key", "--role", role, "--name", "bootstrap", env={"DATABASE_URL": database_url})
     assert done.returncode == 0, done.stderr
     secret = done.stdout.strip().splitlines()[-1]
     assert secret.startswith("bl_") and len(secret) >= 43
     response = await client.post(
         "/graphql", json={"query": "{ viewer { role apiKeyName } }"}, headers={"Authorization": f"Bearer {secret}"}
     )
-    assert response.json() == {"data": {"viewer": {"role": "ACCOUNT_TEAM", "apiKeyName": "bootstrap"}}}
+    assert response.json() == {"data": {"viewer": {"role": role, "apiKeyName": "bootstrap"}}}
     # only a hash is stored
     conn = await asyncpg.connect(plain_url(database_url))
     stored = await conn.fetchval("SELECT secret_hash FROM api_keys")

@@ -458,10 +458,10 @@ async def test_the_sweeper_purges_expired_idempotency_rows_of_every_key(
     await db.execute("UPDATE idempotency_effects SET created_at = now() - interval '25 hours' WHERE key LIKE 'old-%'")
     holder = await db.fetchval("SELECT pg_try_advisory_lock($1)", sweeper.LOCK_KEY)
     assert holder
-    assert await sweeper.run_once(app.state.engine) is None  # another process is sweeping: skip
+    assert await sweeper.run_once(app.state.engine, 3) is None  # another process is sweeping: skip
     await db.execute("SELECT pg_advisory_unlock($1)", sweeper.LOCK_KEY)
-    done = await sweeper.run_once(app.state.engine)
-    assert done == {"idempotency_rows_purged": 4}  # two keys and their two effects
+    done = await sweeper.run_once(app.state.engine, 3)
+    assert done is not None and done["idempotency_rows_purged"] == 4  # two keys and their two effects
     assert [r["key"] for r in await db.fetch("SELECT key FROM idempotency_keys")] == ["new-1"]
 
 

@@ -30,6 +30,14 @@ def test_every_name_of_api_md_is_in_the_schema() -> None:
         "lockedFields: [CampaignField!]!",
         "type PurchaseOrder implements Node & BudgetSource",
         "type Order implements Node & BudgetSource",
+        "enum CampaignStatus {\n  DRAFT\n  PUBLISHED\n  PAUSED\n  ENDED\n}",
+        "enum CampaignEndReason",
+        "type SpendRecord implements Node",
+        "spend(first: Int = 31, after: String = null): SpendConnection!",
+        "type ReportSpendsPayload",
+        "type CampaignStateError implements UserError",
+        "type SpendLimitError implements UserError",
+        "pendingReleaseAmount: Decimal!",
     ):
         assert name in sdl, name
     mutations = re.findall(r"^  (\w+)\(input: (\w+)!\): (\w+)!", sdl.split("type Mutation {")[1], re.M)
@@ -49,4 +57,11 @@ def test_every_name_of_api_md_is_in_the_schema() -> None:
         "cancelBudgetSource",
         "issueApiKey",
         "revokeApiKey",
+        # API.md section 6
+        "reportSpend",
+        "reportSpends",
+        "settleCampaign",
+        "pauseCampaign",
+        "resumeCampaign",
+        "endCampaign",
     }

@@ -66,10 +66,10 @@ def keep_placeholders(expected: Any, actual: Any) -> Any:
 
 
 def demo_keys(loaded: demo.Demo) -> dict[str, str]:
-    names = {"ACCOUNT_TEAM": "team", "CAMPAIGN_MANAGER": "manager", "VIEWER": "viewer"}
+    names = {"ACCOUNT_TEAM": "team", "CAMPAIGN_MANAGER": "manager", "VIEWER": "viewer", "DELIVERY": "delivery"}
     keys = {}
     for key in loaded.keys:
-        prefix = "" if key["role"] == "ACCOUNT_TEAM" else key["account"].split()[0].lower() + "-"
+        prefix = "" if key["role"] in ("ACCOUNT_TEAM", "DELIVERY") else key["account"].split()[0].lower() + "-"
         keys[prefix + names[key["role"]]] = key["secret"]
     return keys
 

@@ -1,0 +1,143 @@
+"""Spend (R11): what a published campaign spent per UTC day, reported by the ad-serving system.
+
+Every report goes into the append-only spend ledger (`spend_reports`); its insert trigger keeps
+the day's current figure (`spend_days`, the SpendRecord nodes) and `campaigns.spent_amount`, and
+the campaigns trigger moves the source totals. Each report is one transaction holding the
+campaign row (then the trigger takes the PO and the order: R5's order), so concurrent reports on
+one campaign are judged one after the other against its budget, which the database's
+`campaigns_spend_within_budget` CHECK guards again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+
+from db.models import CampaignRow, SpendDayRow, SpendReportRow
+from resolvers import ids, validation
+from resolvers.access import not_found, require_delivery, visible
+from resolvers.budget_sources import today
+from resolvers.context import Context, Principal
+from resolvers.errors import BudgetSourceProblem, CampaignState, InvalidInput, SpendLimit, UserError
+from resolvers.pagination import Page, paginate_with
+
+MAX_REPORTS = 1000
+
+
+@dataclass(frozen=True)
+class SpendReport:
+    campaign_id: str
+    date: date
+    amount: Decimal
+
+
+async def report(ctx: Context, spend: SpendReport) -> CampaignRow:
+    """reportSpend: one report, one transaction."""
+    require_delivery(ctx.principal)
+    validation.non_negative_amount(spend.amount, "amount")
+    return await ctx.transact(lambda session: record(session, ctx.principal, spend))
+
+
+async def report_many(ctx: Context, reports: list[SpendReport]) -> list[CampaignRow | UserError]:
+    """reportSpends: each report judged and written on its own, in input order; `[i]` answers
+    `reports[i]`. An empty or oversized list is a malformed request: nothing is written."""
+    if not 1 <= len(reports) <= MAX_REPORTS:
+        raise InvalidInput(f"reports must hold 1 to {MAX_REPORTS:,} reports; it holds {len(reports):,}", "reports")
+    results: list[CampaignRow | UserError] = []
+    for spend in reports:
+        try:
+            results.append(await report(ctx, spend))
+        except UserError as refused:
+            results.append(refused)
+    return results
+
+
+async def record(session: AsyncSession, principal: Principal, spend: SpendReport) -> CampaignRow:
+    _, pk = ids.expect(spend.campaign_id, "campaignId", "Campaign")
+    stmt = select(CampaignRow).where(CampaignRow.id == pk).with_for_update()
+    row = visible(principal, (await session.scalars(stmt.execution_options(populate_existing=True))).first())
+    if row is None:
+        raise not_found("campaignId", "campaign")
+    # Read once the campaign is held, in a statement of its own: a statement that waited for the
+    # lock sees the other tables as they were before it waited (READ COMMITTED), and the report
+    # that held the lock may just have changed this very day.
+    day = select(SpendDayRow.amount).where(SpendDayRow.campaign_id == pk, SpendDayRow.day == spend.date)
+    previous: Decimal | None = await session.scalar(day)
+    check_reportable(row, spend.date)
+    if previous == spend.amount:
+        return row  # the day's figure already: nothing to record
+    assert row.budget is not None
+    spent = row.spent_amount - (previous or 0) + spend.amount
+    if spent > row.budget:
+        raise SpendLimit(
+            f"this report would take the campaign's spend to {spent}, above its budget of {row.budget}",
+            "amount",
+            row.budget,
+            row.spent_amount,
+            code="SPEND_EXCEEDS_BUDGET",
+        )
+    await session.execute(
+        insert(SpendReportRow).values(
+            account_id=row.account_id,
+            campaign_id=row.id,
+            day=spend.date,
+            amount=spend.amount,
+            reported_by=principal.actor,
+        )
+    )
+    set_committed_value(row, "spent_amount", spent)  # what the ledger's trigger wrote
+    return row
+
+
+def check_reportable(row: CampaignRow, day: date) -> None:
+    """R11: a live or ended, unsettled campaign; a day within its schedule, not after today
+    (UTC), and for an ended campaign not after the day it ended."""
+    if row.status == "DRAFT":
+        raise CampaignState("a draft spends nothing: publish the campaign first", row.status)
+    if row.settled_at is not None:
+        raise CampaignState(
+            f"the campaign was settled at {row.settled_at.isoformat()}: its spend is final",
+            row.status,
+            code="CAMPAIGN_SETTLED",
+        )
+    assert row.start_date is not None and row.end_date is not None
+    last = min(row.end_date, today(), row.ended_at.date() if row.ended_at else row.end_date)
+    if not row.start_date <= day <= last:
+        why = "its schedule" if day < row.start_date or day > row.end_date else "today (UTC) or the day it ended"
+        raise BudgetSourceProblem(
+            f"date {day} is outside {why}: spend can be reported for {row.start_date}..{last}",
+            "date",
+            code="SCHEDULE_OUTSIDE_TERM",
+        )
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+async def days_of_campaign(ctx: Context, campaign_id: int, first: int, after: str | None) -> Page[SpendDayRow]:
+    """Campaign.spend: the daily records, newest day first (the cursor is the day)."""
+    where = SpendDayRow.campaign_id == campaign_id
+
+    async def fetch(before: int | None, limit: int) -> list[SpendDayRow]:
+        stmt = select(SpendDayRow).where(where)
+        if before is not None:
+            # A cursor holds a day's ordinal; clamp one from elsewhere into date's range.
+            stmt = stmt.where(SpendDayRow.day < date.fromordinal(min(max(before, 1), date.max.toordinal())))
+        async with ctx.read() as session:
+            return list(await session.scalars(stmt.order_by(SpendDayRow.day.desc()).limit(limit)))
+
+    async def count() -> int:
+        async with ctx.read() as session:
+            return int(await session.scalar(select(func.count()).where(where)) or 0)
+
+    return await paginate_with(fetch, count, first, after, pk=lambda row: row.day.toordinal())
+
+
+async def get_visible(ctx: Context, pk: int) -> SpendDayRow | None:
+    async with ctx.read() as session:
+        return visible(ctx.principal, await session.get(SpendDayRow, pk))
