@@ -25,16 +25,23 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         self._head_open = True  # waiting for (the rest of) a request's head
         self._head_bytes = 0
+        self._heads_done = 0  # heads completed on this connection
         self._head_timer: asyncio.TimerHandle | None = None
         self._arm()
 
     def data_received(self, data: bytes) -> None:
         if self._head_open and self._head_timer is None:
             self._arm()
+        heads_before = self._heads_done
         super().data_received(data)
         if not self._head_open or self.transport.is_closing():
             return
-        # Still inside a head after this chunk: all of it counts.
+        if self._heads_done != heads_before:
+            # A head ended inside this chunk: the rest of it was a body (and maybe the start of
+            # the next request), not one head. The next head counts from the next chunk on: a
+            # chunk is at most the event loop's read size, so the bound still holds.
+            return
+        # Still inside one head after this chunk: all of it counts.
         self._head_bytes += len(data)
         if self._head_bytes > MAX_HEAD_BYTES:
             self._disarm()
@@ -43,6 +50,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._head_open = False
         self._head_bytes = 0
+        self._heads_done += 1
         self._disarm()
         super().on_headers_complete()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
 import time
 import tracemalloc
@@ -606,6 +607,20 @@ async def test_request_heads_are_bounded_in_size_and_time(
     started = time.perf_counter()
     assert await asyncio.wait_for(reader.read(), 10) == b""
     assert 1.5 < time.perf_counter() - started < 6
+    writer.close()
+    # A head followed by a large body in the same write is one small head, not 200 KB of it.
+    body = json.dumps({"query": "{ __typename }", "variables": {"pad": "a" * 200_000}}).encode()
+    head = "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    head += f"Authorization: Bearer {api.team_secret}\r\nContent-Length: {len(body)}\r\n\r\n"
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(head.encode() + body + head.encode() + body)  # twice, pipelined, in one write
+    await writer.drain()
+    answers = b""
+    while answers.count(b'{"data":{"__typename":"Query"}}') < 2:
+        chunk = await asyncio.wait_for(reader.read(65536), 5)
+        assert chunk, answers
+        answers += chunk
+    assert answers.startswith(b"HTTP/1.1 200")
     writer.close()
     async with httpx.AsyncClient() as client:  # and the server serves everyone else as before
         assert (await client.get(server.url + "/readyz")).status_code == 200
