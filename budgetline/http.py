@@ -32,14 +32,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._head_open and self._head_timer is None:
             self._arm()
-        heads_before = self._heads_done
+        in_head, heads_before = self._head_open, self._heads_done
         super().data_received(data)
         if not self._head_open or self.transport.is_closing():
             return
-        if self._heads_done != heads_before:
-            # A head ended inside this chunk: the rest of it was a body (and maybe the start of
-            # the next request), not one head. The next head counts from the next chunk on: a
-            # chunk is at most the event loop's read size, so the bound still holds.
+        if not in_head or self._heads_done != heads_before:
+            # This chunk began in a body, or a head ended inside it: what it held was mostly body
+            # (and maybe the start of the next request), not one head. The next head counts from
+            # the next chunk on: a chunk is at most the event loop's read size, so the bound holds.
             return
         # Still inside one head after this chunk: all of it counts.
         self._head_bytes += len(data)
