@@ -169,6 +169,8 @@ LEAVES: dict[str, dict[str, Getter]] = {
     # A connection's parts, over the Page and its (cursor, record) pairs.
     "PageInfo": {
         "hasNextPage": lambda p, _: p.has_next_page,
+        "hasPreviousPage": lambda p, _: p.has_previous_page,
+        "startCursor": lambda p, _: p.start_cursor,
         "endCursor": lambda p, _: p.end_cursor,
     },
     "CampaignEdge": {"cursor": lambda e, _: e[0]},

@@ -7,7 +7,7 @@ disagrees (API.md sections 2 and 6, "Invariants the database itself holds"):
   (a settled campaign holds its spend, any other its budget), 0 <= allocated <= amount; draft,
   spent and pending-release totals = the sums over its campaigns;
 - per campaign: spent = the sum of its daily records, each the latest of its day's reports with
-  `restatements` = reports - 1; 0 <= spent <= budget; a settled one has released
+  `restatements` = reports - 1, each inside its schedule; 0 <= spent <= budget; a settled one has released
   budget - spent; its allocation entries add up to what it holds;
 - no report without its daily record.
 """
@@ -51,7 +51,9 @@ CAMPAIGNS = text(
     SELECT c.id, c.status, c.budget, c.spent_amount, c.released_amount, c.settled_at IS NOT NULL AS settled,
            {_HELD} AS held,
            coalesce(d.total, 0) AS days, coalesce(d.wrong_days, 0) AS wrong_days,
-           (SELECT coalesce(sum(a.delta), 0) FROM allocations a WHERE a.campaign_id = c.id) AS ledger
+           (SELECT coalesce(sum(a.delta), 0) FROM allocations a WHERE a.campaign_id = c.id) AS ledger,
+           (SELECT count(*) FROM spend_days sd
+             WHERE sd.campaign_id = c.id AND NOT sd.day BETWEEN c.start_date AND c.end_date) AS days_outside
       FROM campaigns c
       LEFT JOIN (
             SELECT sd.campaign_id, sum(sd.amount) AS total,
@@ -102,6 +104,8 @@ def _campaign_problems(row: Any) -> list[str]:
         problems.append(f"spent {row.spent_amount}, daily records {row.days}")
     if row.wrong_days:
         problems.append(f"{row.wrong_days} daily records disagree with their latest report")
+    if row.days_outside:
+        problems.append(f"{row.days_outside} daily records outside its schedule")
     if not 0 <= row.spent_amount <= (row.budget or 0):
         problems.append(f"spent {row.spent_amount} outside 0..budget {row.budget}")
     if row.settled and row.released_amount != row.budget - row.spent_amount:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db import reads
 from db.models import AccountRow, AllocationRow, AudienceRow, CampaignRow, OrderRow, PurchaseOrderRow
 from db.reads import Record
-from resolvers import budget_sources, ids, validation
+from resolvers import budget_sources, ids, spend, validation
 from resolvers.access import (
     get_account_for_write,
     get_for_write,
@@ -91,7 +91,7 @@ def refuse_locked_change(row: CampaignRow, field: str, what: str) -> None:
     campaign's budget and schedule too."""
     if row.status != "DRAFT":
         raise CampaignLocked(
-            f"the {what} of a {row.status.lower()} campaign is locked",
+            f"the {what} is locked: the campaign is {row.status.lower()}",
             field,
             locked_fields(row),
             code="CAMPAIGN_LOCKED",
@@ -160,16 +160,16 @@ async def read_source(session: AsyncSession, order_id: int, purchase_order_id: i
     return (await session.scalars(stmt.execution_options(populate_existing=True))).unique().one()  # type: ignore[no-any-return]
 
 
-def record_allocation(
-    session: AsyncSession, row: CampaignRow, source: SourceRow, delta: Decimal, reason: str, actor: str
-) -> None:
-    """R10: the ledger entry; its insert trigger moves the PO's and the order's allocated totals."""
+def record_allocation(session: AsyncSession, row: CampaignRow, delta: Decimal, reason: str, actor: str) -> None:
+    """R10: the ledger entry of the campaign's source; its insert trigger moves the PO's and the
+    order's allocated totals."""
+    assert row.order_id is not None
     session.add(
         AllocationRow(
             account_id=row.account_id,
             campaign_id=row.id,
-            order_id=budget_sources.order_of(source).id,
-            purchase_order_id=source.id if isinstance(source, PurchaseOrderRow) else None,
+            order_id=row.order_id,
+            purchase_order_id=row.purchase_order_id,
             delta=delta,
             reason=reason,
             actor=actor,
@@ -257,13 +257,13 @@ async def update(
         budget = changes.budget if "budget" in given else row.budget
         start = changes.start_date if "startDate" in given else row.start_date
         end = changes.end_date if "endDate" in given else row.end_date
-        if start is not None and end is not None and start > end:
-            raise InvalidInput("startDate must be on or before endDate", schedule_field)
-        if row.status == "ENDED":
+        if row.status == "ENDED":  # R12: only the name changes, whatever else was sent
             for field, changed in (("budget", budget != row.budget), (schedule_field, (start, end) != schedule)):
                 if changed:
                     refuse_locked_change(row, field, "budget" if field == "budget" else "schedule")
-        elif row.status in LIVE:
+        if start is not None and end is not None and start > end:
+            raise InvalidInput("startDate must be on or before endDate", schedule_field)
+        if row.status in LIVE:
             await change_published(session, row, changes, budget, start, end, schedule_field, ctx.principal.actor)
         row.budget, row.start_date, row.end_date = budget, start, end
         if (row.name, row.audience_id, row.budget, row.start_date, row.end_date) != before:
@@ -319,6 +319,7 @@ async def change_published(
     source = await budget_sources.lock_source(session, row.order_id, row.purchase_order_id)
     if schedule_changed:
         budget_sources.check_within_term(source, start, end, schedule_field)
+        await spend.check_schedule_keeps_spend(session, row.id, start, end, schedule_field)
     delta = budget - row.budget
     if delta > 0:
         # An increase allocates more: the source must still be usable and have room.
@@ -332,7 +333,7 @@ async def change_published(
         budget_sources.check_fits(delta, source, "budget")
     if delta != 0:
         reason = "budget increase" if delta > 0 else "budget decrease"
-        record_allocation(session, row, source, delta, reason, actor)
+        record_allocation(session, row, delta, reason, actor)
 
 
 async def assign_budget_source(
@@ -418,9 +419,9 @@ async def publish(ctx: Context, *, campaign_id: str, expected_version: int | Non
                 f"the campaign is at step {row.step}: advance it to REVIEW before publishing",
                 missing_fields(row),
             )
-        source = await check_budget_and_schedule(session, row, lock=True)
+        await check_budget_and_schedule(session, row, lock=True)
         assert row.budget is not None
-        record_allocation(session, row, source, row.budget, "publish", ctx.principal.actor)
+        record_allocation(session, row, row.budget, "publish", ctx.principal.actor)
         row.status = "PUBLISHED"
         row.published_at = datetime.now(UTC)
         touch(row)
@@ -493,60 +494,69 @@ async def settle(ctx: Context, *, campaign_id: str) -> CampaignRow:
 
 
 async def settle_locked(session: AsyncSession, row: CampaignRow, actor: str) -> None:
-    """R14 on a campaign row held FOR UPDATE: the source rows are locked next (R5's order), the
-    unspent budget goes back through a `release` ledger entry, and the figures become final."""
+    """R14 on a campaign row held FOR UPDATE: ENDED and not yet settled, then `release`."""
     if row.status != "ENDED":
         raise CampaignState(f"only an ENDED campaign can be settled; this one is {row.status}", row.status)
     if row.settled_at is not None:
         raise CampaignState(
             f"the campaign was settled at {row.settled_at.isoformat()}", row.status, code="CAMPAIGN_SETTLED"
         )
-    assert row.order_id is not None and row.budget is not None
-    source = await budget_sources.lock_source(session, row.order_id, row.purchase_order_id)
-    unspent = row.budget - row.spent_amount
-    if unspent > 0:
-        record_allocation(session, row, source, -unspent, "release", actor)
-    row.released_amount, row.settled_at = unspent, datetime.now(UTC)
-    touch(row)
+    await release(session, [row], actor)
+
+
+async def release(session: AsyncSession, rows: list[CampaignRow], actor: str) -> None:
+    """R14's writes, for ended campaigns held FOR UPDATE (all on one source when there are
+    several): what each did not spend goes back through a `release` ledger entry, and its
+    figures become final. The ledger's and the campaigns' triggers then update the PO before its
+    order, the lock order of R5 after the campaign rows."""
+    now = datetime.now(UTC)
+    for row in rows:
+        assert row.budget is not None
+        unspent = row.budget - row.spent_amount
+        if unspent > 0:
+            record_allocation(session, row, -unspent, "release", actor)
+        row.released_amount, row.settled_at = unspent, now
+        touch(row)
     await session.flush()
 
 
-# The sweeper's jobs (budgetline/sweeper.py): which campaigns are due, and one campaign's work,
-# each run in its own short transaction by the caller.
+# The sweeper's jobs (budgetline/sweeper.py): which campaigns are due, and the work on a group of
+# them (all of one budget source, so that a group locks its campaigns, then their PO, then the
+# order: R5's order), re-checked under their row locks; the caller runs each group in its own
+# short transaction, and each campaign of a failed group alone.
 
 
-async def due_to_end(session: AsyncSession, after_id: int, limit: int) -> list[int]:
+@dataclass(frozen=True)
+class Due:
+    id: int
+    source: tuple[int | None, int | None]  # (order_id, purchase_order_id); due ones have an order
+
+
+async def due_to_end(session: AsyncSession, after_id: int, limit: int) -> list[Due]:
     """R13: live campaigns whose end date is before today (UTC), by id."""
-    stmt = select(CampaignRow.id).where(
-        CampaignRow.status.in_(LIVE), CampaignRow.end_date < today(), CampaignRow.id > after_id
-    )
-    return list(await session.scalars(stmt.order_by(CampaignRow.id).limit(limit)))
+    return await _due(session, (CampaignRow.status.in_(LIVE), CampaignRow.end_date < today()), after_id, limit)
 
 
-async def end_if_due(session: AsyncSession, campaign_id: int) -> bool:
-    """R13 for one campaign, re-checked under its row lock (a concurrent sweeper or endCampaign
-    may have got there first): ended with endReason SCHEDULE."""
-    row = await _lock_if(session, campaign_id, CampaignRow.status.in_(LIVE), CampaignRow.end_date < today())
-    if row is None:
-        return False
-    end(row, "SCHEDULE", datetime.now(UTC))
-    touch(row)
+async def end_due(session: AsyncSession, campaign_ids: list[int]) -> int:
+    """R13: end those still due with endReason SCHEDULE; how many it ended."""
+    rows = await _lock_due(session, campaign_ids, CampaignRow.status.in_(LIVE), CampaignRow.end_date < today())
+    now = datetime.now(UTC)
+    for row in rows:
+        end(row, "SCHEDULE", now)
+        touch(row)
     await session.flush()
-    return True
+    return len(rows)
 
 
-async def due_to_settle(session: AsyncSession, settlement_days: int, after_id: int, limit: int) -> list[int]:
+async def due_to_settle(session: AsyncSession, settlement_days: int, after_id: int, limit: int) -> list[Due]:
     """R14: ended, unsettled campaigns that ended at least `settlement_days` days ago, by id."""
-    stmt = select(CampaignRow.id).where(*_settlement_due(settlement_days), CampaignRow.id > after_id)
-    return list(await session.scalars(stmt.order_by(CampaignRow.id).limit(limit)))
+    return await _due(session, _settlement_due(settlement_days), after_id, limit)
 
 
-async def settle_if_due(session: AsyncSession, campaign_id: int, settlement_days: int) -> bool:
-    row = await _lock_if(session, campaign_id, *_settlement_due(settlement_days))
-    if row is None:
-        return False
-    await settle_locked(session, row, SWEEPER)
-    return True
+async def settle_due(session: AsyncSession, campaign_ids: list[int], settlement_days: int) -> int:
+    rows = await _lock_due(session, campaign_ids, *_settlement_due(settlement_days))
+    await release(session, rows, SWEEPER)
+    return len(rows)
 
 
 def _settlement_due(settlement_days: int) -> tuple[Any, ...]:
@@ -554,12 +564,20 @@ def _settlement_due(settlement_days: int) -> tuple[Any, ...]:
     return (CampaignRow.status == "ENDED", CampaignRow.settled_at.is_(None), CampaignRow.ended_at <= cutoff)
 
 
-async def _lock_if(session: AsyncSession, campaign_id: int, *conditions: Any) -> CampaignRow | None:
-    """The campaign locked FOR UPDATE if it still meets `conditions`; None if it does not, or if
-    another transaction holds it right now (SKIP LOCKED: the next pass gets it)."""
-    stmt = select(CampaignRow).where(CampaignRow.id == campaign_id, *conditions)
+async def _due(session: AsyncSession, conditions: tuple[Any, ...], after_id: int, limit: int) -> list[Due]:
+    stmt = select(CampaignRow.id, CampaignRow.order_id, CampaignRow.purchase_order_id).where(
+        *conditions, CampaignRow.id > after_id
+    )
+    rows = await session.execute(stmt.order_by(CampaignRow.id).limit(limit))
+    return [Due(pk, (order_id, po_id)) for pk, order_id, po_id in rows]
+
+
+async def _lock_due(session: AsyncSession, campaign_ids: list[int], *conditions: Any) -> list[CampaignRow]:
+    """The campaigns that still meet `conditions`, locked FOR UPDATE by id; those another
+    transaction holds right now are skipped (SKIP LOCKED: the next pass gets them)."""
+    stmt = select(CampaignRow).where(CampaignRow.id.in_(campaign_ids), *conditions).order_by(CampaignRow.id)
     stmt = stmt.with_for_update(skip_locked=True).execution_options(populate_existing=True)
-    return (await session.scalars(stmt)).first()
+    return list(await session.scalars(stmt))
 
 
 # --- reads ----------------------------------------------------------------------------------

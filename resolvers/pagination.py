@@ -29,6 +29,15 @@ class Page(Generic[T]):
     def end_cursor(self) -> str | None:
         return self.cursors[-1] if self.cursors else None
 
+    @property
+    def start_cursor(self) -> str | None:
+        return self.cursors[0] if self.cursors else None
+
+    @property
+    def has_previous_page(self) -> bool:
+        """Pages go forward only (first/after): Relay's PageInfo says false then."""
+        return False
+
 
 def encode_cursor(pk: int) -> str:
     return base64.urlsafe_b64encode(f"cursor:{pk}".encode()).decode().rstrip("=")

@@ -116,6 +116,20 @@ def check_reportable(row: CampaignRow, day: date) -> None:
         )
 
 
+async def check_schedule_keeps_spend(
+    session: AsyncSession, campaign_id: int, start: date, end: date, field: str = "startDate"
+) -> None:
+    """R6: a new schedule keeps every day that has reported spend inside it."""
+    stmt = select(func.min(SpendDayRow.day), func.max(SpendDayRow.day)).where(SpendDayRow.campaign_id == campaign_id)
+    first, last = (await session.execute(stmt)).one()
+    if first is not None and (first < start or last > end):
+        raise BudgetSourceProblem(
+            f"spend was reported for {first}..{last}: the schedule {start}..{end} must keep those days",
+            field,
+            code="SCHEDULE_OUTSIDE_TERM",
+        )
+
+
 # --- reads ---------------------------------------------------------------------------------
 
 

@@ -40,10 +40,21 @@ def _first(first: int | None, default: int) -> int:
     return default if first is None else first
 
 
-@strawberry.type
+@strawberry.type(description="Relay's PageInfo. Pages go forward (first/after): hasPreviousPage is false.")
 class PageInfo:
     has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
     end_cursor: str | None
+
+    @classmethod
+    def from_page(cls, page: Page[Any]) -> PageInfo:
+        return cls(
+            has_next_page=page.has_next_page,
+            has_previous_page=page.has_previous_page,
+            start_cursor=page.start_cursor,
+            end_cursor=page.end_cursor,
+        )
 
 
 @strawberry.type
@@ -65,7 +76,7 @@ class CampaignConnection:
             edges=[
                 CampaignEdge(cursor=c, node=Campaign.from_row(r)) for r, c in zip(page.items, page.cursors, strict=True)
             ],
-            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+            page_info=PageInfo.from_page(page),
         )
 
     @strawberry.field
@@ -93,7 +104,7 @@ class AllocationConnection:
                 AllocationEdge(cursor=c, node=Allocation.from_row(r))
                 for r, c in zip(page.items, page.cursors, strict=True)
             ],
-            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+            page_info=PageInfo.from_page(page),
         )
 
     @strawberry.field
@@ -483,7 +494,7 @@ class SpendConnection:
             edges=[
                 SpendEdge(cursor=c, node=SpendRecord.from_row(r)) for r, c in zip(page.items, page.cursors, strict=True)
             ],
-            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+            page_info=PageInfo.from_page(page),
         )
 
     @strawberry.field

@@ -49,7 +49,8 @@ COMPILED: list[tuple[str, str, dict[str, Any]]] = [
     (
         "every campaign field, pageInfo and totalCount",
         f"""query($id: ID!) {{ __typename account(id: $id) {{ campaigns(first: 100) {{ __typename totalCount
-           pageInfo {{ __typename hasNextPage endCursor }} edges {{ __typename cursor node {{ {CAMPAIGN_FIELDS} }} }}
+           pageInfo {{ __typename hasNextPage hasPreviousPage startCursor endCursor }}
+           edges {{ __typename cursor node {{ {CAMPAIGN_FIELDS} }} }}
            }} }} }}""",
         {},
     ),
@@ -70,7 +71,8 @@ COMPILED: list[tuple[str, str, dict[str, Any]]] = [
              p1: campaigns(first: 2) { pageInfo { hasNextPage endCursor } edges { cursor node { name } } }
              drafts: campaigns(first: 3, status: $status) { totalCount edges { node { name step lockedFields
                budgetSource { displayName } budgetSource { status ... on PurchaseOrder { id } } } } }
-             none: campaigns(first: 0) { pageInfo { hasNextPage endCursor } edges { cursor } } } }""",
+             none: campaigns(first: 0) { pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+               edges { cursor } } } }""",
         {"status": "DRAFT"},
     ),
     (

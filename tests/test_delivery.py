@@ -3,6 +3,7 @@ checked for its exact type, code, extra fields and an unchanged database (`refus
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from budgetline import sweeper
 from resolvers import ids
 from tests.helpers import TODAY, Api, World, assert_ledger_reconciles, check_ledger, iso, refused
 
@@ -22,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SPEND = """query($id: ID!, $first: Int, $after: String) { node(id: $id) { ... on Campaign {
   spentAmount remainingAmount
   spend(first: $first, after: $after) {
-    totalCount pageInfo { hasNextPage endCursor }
+    totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     edges { cursor node { id date amount restatements reportedBy reportedAt campaign { id } } }
   } } } }"""
 
@@ -110,7 +112,8 @@ async def test_r11_spend_pages_newest_day_first(api: Api, world: World, delivery
         await spend(api, delivery, campaign, "1.00", days_ago)
     first = (await api.gql(SPEND, {"id": campaign, "first": 2}, world.manager))["node"]["spend"]
     assert [e["node"]["date"] for e in first["edges"]] == [iso(TODAY - timedelta(d)) for d in (1, 2)]
-    assert first["pageInfo"]["hasNextPage"]
+    assert first["pageInfo"]["hasNextPage"] and not first["pageInfo"]["hasPreviousPage"]
+    assert first["pageInfo"]["startCursor"] == first["edges"][0]["cursor"]
     rest = await api.gql(SPEND, {"id": campaign, "first": 10, "after": first["pageInfo"]["endCursor"]}, world.manager)
     assert [e["node"]["date"] for e in rest["node"]["spend"]["edges"]] == [iso(TODAY - timedelta(d)) for d in (3, 4, 5)]
 
@@ -386,7 +389,11 @@ async def test_r12_a_campaign_past_its_end_date_does_not_resume(api: Api, db: as
 
 @pytest.mark.parametrize(
     ("change", "field"),
-    [({"budget": "50.00"}, "budget"), ({"endDate": iso(TODAY + timedelta(5))}, "endDate")],
+    [
+        ({"budget": "50.00"}, "budget"),
+        ({"endDate": iso(TODAY + timedelta(5))}, "endDate"),
+        ({"startDate": iso(TODAY + timedelta(365))}, "startDate"),  # after its end: still the lock first
+    ],
 )
 async def test_r12_an_ended_campaign_changes_nothing_but_its_name(
     api: Api, db: asyncpg.Connection, world: World, change: dict[str, str], field: str
@@ -427,6 +434,32 @@ async def test_r12_a_budget_cannot_go_below_what_was_spent(
     )
     cut = await world.ok("updateCampaign", {"campaignId": campaign, "budget": "70.00"})  # down to the spend: fine
     assert (cut["budget"], cut["remainingAmount"]) == ("70.00", "0.00")
+
+
+async def test_r6_a_schedule_change_keeps_the_days_with_spend(
+    api: Api, db: asyncpg.Connection, world: World, delivery: str, database_url: str
+) -> None:
+    campaign = await live(world, days_ago=10, days_left=10)
+    await spend(api, delivery, campaign, "4.00", days_ago=8)
+    for change, field in (
+        ({"startDate": iso(TODAY - timedelta(7))}, "startDate"),
+        ({"startDate": iso(TODAY - timedelta(20)), "endDate": iso(TODAY - timedelta(9))}, "startDate"),
+    ):
+        await refused(
+            api,
+            db,
+            "updateCampaign",
+            {"campaignId": campaign, **change},
+            world.manager,
+            "BudgetSourceError",
+            "SCHEDULE_OUTSIDE_TERM",
+            field=field,
+        )
+    moved = await world.ok("updateCampaign", {"campaignId": campaign, "startDate": iso(TODAY - timedelta(8))})
+    assert moved["startDate"] == iso(TODAY - timedelta(8))  # the day itself may be the first
+    assert_ledger_reconciles(database_url)
+    await db.execute("UPDATE campaigns SET start_date = start_date + 1")  # what the rule prevents
+    assert "1 daily records outside its schedule" in check_ledger(database_url).stdout
 
 
 async def test_r12_viewer_keys_cannot_pause(api: Api, db: asyncpg.Connection, world: World) -> None:
@@ -629,3 +662,28 @@ async def test_the_database_holds_the_spend_invariants(
     await db.execute("UPDATE purchase_orders SET spent_amount = spent_amount + 1")
     dirty = check_ledger(database_url)
     assert dirty.returncode == 1 and "spent total 11.00, campaigns' spend 10.00" in dirty.stdout
+
+
+async def test_r13_a_pass_holds_its_lock_but_no_snapshot(
+    api: Api, db: asyncpg.Connection, world: World, app: Any
+) -> None:
+    """The guard's transaction lives as long as the pass: a snapshot held there would keep every
+    row version the pass writes (the PO's and the order's totals, once per campaign) from being
+    pruned, and slow the pass down with its own length."""
+    from tests.test_delivery_storms import due_campaigns
+
+    await due_campaigns(db, world, 600)
+    engine = app.state.engine
+    sweeping = asyncio.create_task(sweeper.run_once(engine, 0))
+    seen = 0
+    while not sweeping.done():
+        for row in await db.fetch(
+            """SELECT backend_xmin FROM pg_stat_activity
+               WHERE state = 'idle in transaction'
+                 AND pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted)"""
+        ):
+            seen += 1
+            assert row["backend_xmin"] is None, "the pass's guard holds a snapshot"
+        await asyncio.sleep(0.01)
+    assert (await sweeping)["campaigns_settled"] == 600
+    assert seen > 0, "the pass ended before its guard could be seen"
