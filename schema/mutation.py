@@ -112,6 +112,11 @@ class ReportSpendsPayload:
     refused: int = strawberry.field(description="Reports answered with a user error; nothing of theirs was written.")
 
 
+async def _transition(info: Info, action: str, campaign_id: str, expected_version: int | None) -> CampaignResult:
+    call = campaigns.transition(info.context, action=action, campaign_id=campaign_id, expected_version=expected_version)
+    return await _run(info, call, Campaign.from_row, CampaignResult)
+
+
 def _report(data: ReportSpendInput) -> spend.SpendReport:
     return spend.SpendReport(campaign_id=data.campaign_id, date=data.day, amount=data.amount)
 
@@ -197,26 +202,17 @@ class Mutation:
 
     @strawberry.mutation(description="R12: PUBLISHED -> PAUSED; keeps its allocation and locks.")
     async def pause_campaign(self, info: Info, input: PauseCampaignInput) -> CampaignResult:
-        call = campaigns.transition(
-            info.context, action="pause", campaign_id=input.campaign_id, expected_version=input.expected_version
-        )
-        return await _run(info, call, Campaign.from_row, CampaignResult)
+        return await _transition(info, "pause", input.campaign_id, input.expected_version)
 
     @strawberry.mutation(description="R12: PAUSED -> PUBLISHED, while its end date is today or later.")
     async def resume_campaign(self, info: Info, input: ResumeCampaignInput) -> CampaignResult:
-        call = campaigns.transition(
-            info.context, action="resume", campaign_id=input.campaign_id, expected_version=input.expected_version
-        )
-        return await _run(info, call, Campaign.from_row, CampaignResult)
+        return await _transition(info, "resume", input.campaign_id, input.expected_version)
 
     @strawberry.mutation(
         description="R12: PUBLISHED or PAUSED -> ENDED (endReason MANUAL); only the name stays editable."
     )
     async def end_campaign(self, info: Info, input: EndCampaignInput) -> CampaignResult:
-        call = campaigns.transition(
-            info.context, action="end", campaign_id=input.campaign_id, expected_version=input.expected_version
-        )
-        return await _run(info, call, Campaign.from_row, CampaignResult)
+        return await _transition(info, "end", input.campaign_id, input.expected_version)
 
     # --- DELIVERY or ACCOUNT_TEAM ------------------------------------------------------------
 

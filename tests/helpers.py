@@ -15,6 +15,8 @@ from typing import Any
 import asyncpg
 import httpx
 
+from resolvers import ids
+
 ERRORS = """
   ... on UserError {
     __typename code message field
@@ -292,3 +294,32 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(5)
+
+
+def pk(global_id: str | None) -> int:
+    """The primary key inside a global ID."""
+    decoded = ids.decode(global_id or "")
+    assert decoded is not None, global_id
+    return decoded[1]
+
+
+async def due_campaigns(db: asyncpg.Connection, world: World, count: int) -> None:
+    """`count` published campaigns (with their publish entries) whose schedule ended yesterday."""
+    account, order, audience, po = (pk(x) for x in (world.account, world.order, world.audience, world.po))
+    await db.execute(
+        """WITH c AS (
+             INSERT INTO campaigns (account_id, name, status, step, version, audience_id, budget, start_date,
+                                    end_date, order_id, purchase_order_id, published_at)
+             SELECT $1, 'due ' || g, 'PUBLISHED', 'REVIEW', 2, $2, 1.00, $3, $4, $5, $6, now()
+               FROM generate_series(1, $7) g
+             RETURNING id)
+           INSERT INTO allocations (account_id, campaign_id, order_id, purchase_order_id, delta, reason, actor)
+           SELECT $1, id, $5, $6, 1.00, 'publish', 'storm' FROM c""",
+        account,
+        audience,
+        TODAY - timedelta(10),
+        TODAY - timedelta(1),
+        order,
+        po,
+        count,
+    )

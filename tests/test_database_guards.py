@@ -5,14 +5,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from resolvers import ids
-from tests.helpers import Api, World, check_ledger
-
-
-def pk(global_id: str | None) -> int:
-    decoded = ids.decode(global_id or "")
-    assert decoded is not None
-    return decoded[1]
+from tests.helpers import Api, World, check_ledger, pk
 
 
 @pytest.fixture

@@ -16,8 +16,17 @@ import asyncpg
 import pytest
 
 from budgetline import sweeper
-from resolvers import ids
-from tests.helpers import TODAY, Api, World, assert_ledger_reconciles, check_ledger, iso, refused
+from tests.helpers import (
+    TODAY,
+    Api,
+    World,
+    assert_ledger_reconciles,
+    check_ledger,
+    due_campaigns,
+    iso,
+    pk,
+    refused,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,12 +75,6 @@ def sweep(database_url: str, **env: str) -> str:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
-
-
-def pk(global_id: str) -> int:
-    decoded = ids.decode(global_id)
-    assert decoded is not None
-    return decoded[1]
 
 
 # --- R11: spend ---------------------------------------------------------------------------
@@ -670,8 +673,6 @@ async def test_r13_a_pass_holds_its_lock_but_no_snapshot(
     """The guard's transaction lives as long as the pass: a snapshot held there would keep every
     row version the pass writes (the PO's and the order's totals, once per campaign) from being
     pruned, and slow the pass down with its own length."""
-    from tests.test_delivery_storms import due_campaigns
-
     await due_campaigns(db, world, 600)
     engine = app.state.engine
     sweeping = asyncio.create_task(sweeper.run_once(engine, 0))

@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from tests.conftest import LiveServer
-from tests.helpers import CAMPAIGN, ERRORS, TODAY, Api, World, assert_ledger_reconciles, iso
+from tests.helpers import CAMPAIGN, ERRORS, TODAY, Api, assert_ledger_reconciles, due_campaigns, iso
 from tests.test_concurrency import PUBLISH, drafts_at_review
-from tests.test_delivery import live, pk, sweep
+from tests.test_delivery import live, sweep
 
 pytestmark = pytest.mark.slow
 
@@ -129,28 +129,6 @@ async def test_storm_settlements_race_publishes_on_one_po(
     po = await db.fetchrow("SELECT amount, allocated_amount FROM purchase_orders")
     assert po["allocated_amount"] <= po["amount"]
     assert_ledger_reconciles(database_url)
-
-
-async def due_campaigns(db: asyncpg.Connection, world: World, count: int) -> None:
-    """`count` published campaigns (with their publish entries) whose schedule ended yesterday."""
-    account, order, audience, po = (pk(x) for x in (world.account, world.order, world.audience, world.po))
-    await db.execute(
-        """WITH c AS (
-             INSERT INTO campaigns (account_id, name, status, step, version, audience_id, budget, start_date,
-                                    end_date, order_id, purchase_order_id, published_at)
-             SELECT $1, 'due ' || g, 'PUBLISHED', 'REVIEW', 2, $2, 1.00, $3, $4, $5, $6, now()
-               FROM generate_series(1, $7) g
-             RETURNING id)
-           INSERT INTO allocations (account_id, campaign_id, order_id, purchase_order_id, delta, reason, actor)
-           SELECT $1, id, $5, $6, 1.00, 'publish', 'storm' FROM c""",
-        account,
-        audience,
-        TODAY - timedelta(10),
-        TODAY - timedelta(1),
-        order,
-        po,
-        count,
-    )
 
 
 async def assert_ended_and_settled_once(db: asyncpg.Connection, count: int, database_url: str) -> None:
