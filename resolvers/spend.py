@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from db.models import CampaignRow, SpendDayRow, SpendReportRow
-from resolvers import ids, validation
-from resolvers.access import not_found, require_delivery, visible
+from resolvers import validation
+from resolvers.access import get_for_write, require_delivery, visible
 from resolvers.budget_sources import today
 from resolvers.context import Context, Principal
 from resolvers.errors import BudgetSourceProblem, CampaignState, InvalidInput, SpendLimit, UserError
@@ -58,17 +58,13 @@ async def report_many(ctx: Context, reports: list[SpendReport]) -> list[Campaign
 
 
 async def record(session: AsyncSession, principal: Principal, spend: SpendReport) -> CampaignRow:
-    _, pk = ids.expect(spend.campaign_id, "campaignId", "Campaign")
-    stmt = select(CampaignRow).where(CampaignRow.id == pk).with_for_update()
-    row = visible(principal, (await session.scalars(stmt.execution_options(populate_existing=True))).first())
-    if row is None:
-        raise not_found("campaignId", "campaign")
+    row = await get_for_write(session, principal, CampaignRow, "Campaign", spend.campaign_id, "campaignId", lock=True)
+    check_reportable(row, spend.date)
     # Read once the campaign is held, in a statement of its own: a statement that waited for the
     # lock sees the other tables as they were before it waited (READ COMMITTED), and the report
     # that held the lock may just have changed this very day.
-    day = select(SpendDayRow.amount).where(SpendDayRow.campaign_id == pk, SpendDayRow.day == spend.date)
+    day = select(SpendDayRow.amount).where(SpendDayRow.campaign_id == row.id, SpendDayRow.day == spend.date)
     previous: Decimal | None = await session.scalar(day)
-    check_reportable(row, spend.date)
     if previous == spend.amount:
         return row  # the day's figure already: nothing to record
     assert row.budget is not None
