@@ -132,10 +132,13 @@ def check_fits(amount: Decimal, source: SourceRow, field: str = "budget") -> Non
 
 
 async def lock_source(session: AsyncSession, order_id: int, purchase_order_id: int | None) -> SourceRow:
-    """Lock the source rows FOR UPDATE in the one fixed order: the PO first, then its order.
+    """Lock the source rows in the one fixed order: the PO first, then its order.
 
     Every path that moves an allocation takes its locks here (after the campaign row),
-    so no two transactions can wait on each other in a cycle.
+    so no two transactions can wait on each other in a cycle. The mode is FOR NO KEY UPDATE:
+    it queues every writer of the figures behind the holder, and lets the foreign-key checks of
+    rows that point at the source (their KEY SHARE locks) pass. FOR UPDATE would make those
+    checks wait, and deadlock a draft assignment or settlement with a queued publish.
     """
     if purchase_order_id is not None:
         # One statement locks both: the PO and its order (joined), in that order (the order
@@ -144,7 +147,7 @@ async def lock_source(session: AsyncSession, order_id: int, purchase_order_id: i
             await session.scalars(
                 select(PurchaseOrderRow)
                 .where(PurchaseOrderRow.id == purchase_order_id)
-                .with_for_update()
+                .with_for_update(key_share=True)
                 .execution_options(populate_existing=True)
             )
         ).one()
@@ -152,7 +155,10 @@ async def lock_source(session: AsyncSession, order_id: int, purchase_order_id: i
         return po
     return (
         await session.scalars(
-            select(OrderRow).where(OrderRow.id == order_id).with_for_update().execution_options(populate_existing=True)
+            select(OrderRow)
+            .where(OrderRow.id == order_id)
+            .with_for_update(key_share=True)
+            .execution_options(populate_existing=True)
         )
     ).one()
 

@@ -505,10 +505,19 @@ async def settle_locked(session: AsyncSession, row: CampaignRow, actor: str) -> 
 
 
 async def release(session: AsyncSession, rows: list[CampaignRow], actor: str) -> None:
-    """R14's writes, for ended campaigns held FOR UPDATE (all on one source when there are
-    several): what each did not spend goes back through a `release` ledger entry, and its
-    figures become final. The ledger's and the campaigns' triggers then update the PO before its
-    order, the lock order of R5 after the campaign rows."""
+    """R14's writes, for ended campaigns of one budget source held FOR UPDATE: what each did not
+    spend goes back through a `release` ledger entry, and its figures become final.
+
+    The source rows are locked first, as on every path that moves an allocation (R5). Without
+    that, the ledger row's foreign-key checks take KEY SHARE locks on the order, then the PO, and
+    deadlock with a publish that holds the PO and waits FOR UPDATE on the order."""
+    if not rows:
+        return
+    sources = {(row.order_id, row.purchase_order_id) for row in rows}
+    assert len(sources) == 1, "release() takes the campaigns of one budget source"
+    ((order_id, purchase_order_id),) = sources
+    assert order_id is not None, "a published campaign has an order"
+    await budget_sources.lock_source(session, order_id, purchase_order_id)
     now = datetime.now(UTC)
     for row in rows:
         assert row.budget is not None

@@ -4,6 +4,7 @@ checked for its exact type, code, extra fields and an unchanged database (`refus
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import asyncpg
 import pytest
 
 from budgetline import sweeper
+from tests.conftest import plain_url
 from tests.helpers import (
     TODAY,
     Api,
@@ -27,6 +29,7 @@ from tests.helpers import (
     pk,
     refused,
 )
+from tests.test_concurrency import drafts_at_review
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -554,6 +557,60 @@ async def test_r14_settlement_returns_the_unspent_budget_to_the_source(
         world.manager,
     )
     assert {"id": world.po, "unallocatedAmount": "850.00"} in dropdown["account"]["budgetSources"]
+    assert_ledger_reconciles(database_url)
+
+
+@pytest.mark.parametrize("third", ["settleCampaign", "assignBudgetSource"])
+async def test_r5_foreign_key_checks_never_deadlock_with_a_queued_publish(
+    api: Api,
+    db: asyncpg.Connection,
+    world: World,
+    delivery: str,
+    database_url: str,
+    caplog: pytest.LogCaptureFixture,
+    third: str,
+) -> None:
+    """R5's source locks on the paths that write rows pointing at a source. A transaction holds
+    the order (as one that moved its totals would); a publish locks the PO and queues for the
+    order; then a settlement (its `release` entry) or a draft's new source comes, whose
+    foreign-key checks take KEY SHARE locks on the order, then the PO. Were the source locked
+    FOR UPDATE (which waits for KEY SHARE), or a settlement's entry written before its source
+    lock, each would wait for the other: a deadlock, seen in CI as a 503 once retries ran out."""
+    if third == "settleCampaign":
+        campaign = await live(world, "100.00")
+        await world.ok("endCampaign", {"campaignId": campaign})
+        key, variables = delivery, {"campaignId": campaign}
+    else:
+        campaign = (await world.draft("Mover"))["id"]
+        await world.ok("updateCampaign", {"campaignId": campaign, "budget": "10.00"})
+        key, variables = world.manager, {"campaignId": campaign, "budgetSourceId": world.source}
+    [draft] = await drafts_at_review(db, world, 1, "50.00")
+    holder = await asyncpg.connect(plain_url(database_url))
+
+    async def waiting(count: int) -> None:
+        for _ in range(500):
+            locked = await db.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if locked >= count:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{count} transactions never queued")
+
+    caplog.clear()
+    try:
+        with caplog.at_level(logging.WARNING):
+            async with holder.transaction():
+                await holder.execute("SELECT 1 FROM orders FOR NO KEY UPDATE")
+                publish = asyncio.create_task(api.mutate("publishCampaign", {"campaignId": draft}, world.manager))
+                await waiting(1)
+                other = asyncio.create_task(api.mutate(third, variables, key))
+                await waiting(2)
+            results = await asyncio.gather(publish, other)
+    finally:
+        await holder.close()
+    assert [r["__typename"] for r in results] == ["Campaign", "Campaign"], results
+    assert [r.getMessage() for r in caplog.records if "retrying transaction" in r.getMessage()] == []
     assert_ledger_reconciles(database_url)
 
 

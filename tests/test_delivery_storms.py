@@ -43,6 +43,13 @@ async def post(client: httpx.AsyncClient, server: LiveServer, key: str, query: s
     return next(iter(body["data"].values()))
 
 
+def assert_no_deadlock(servers: list[LiveServer]) -> None:
+    """One lock order on every path: PostgreSQL never had to break a deadlock (a retry would
+    hide it here, and under more load its retries run out and the client gets a 503)."""
+    retried = [line for s in servers for line in s.log_path.read_text().splitlines() if "retrying transaction" in line]
+    assert retried == [], retried
+
+
 async def test_storm_spend_reports_race_budget_cuts_and_never_pass_the_budget(
     api: Api, db: asyncpg.Connection, live_servers: Any, database_url: str
 ) -> None:
@@ -84,6 +91,7 @@ async def test_storm_spend_reports_race_budget_cuts_and_never_pass_the_budget(
     row = await db.fetchrow("SELECT budget, spent_amount FROM campaigns")
     assert 0 <= row["spent_amount"] <= row["budget"]
     assert row["spent_amount"] == await db.fetchval("SELECT sum(amount) FROM spend_days")
+    assert_no_deadlock(servers)
     assert_ledger_reconciles(database_url)
 
 
@@ -128,6 +136,7 @@ async def test_storm_settlements_race_publishes_on_one_po(
     assert published * 50 <= released and published > 0
     po = await db.fetchrow("SELECT amount, allocated_amount FROM purchase_orders")
     assert po["allocated_amount"] <= po["amount"]
+    assert_no_deadlock(servers)
     assert_ledger_reconciles(database_url)
 
 
