@@ -667,3 +667,9 @@ async def allocations_of_source(ctx: Context, source: SourceRow, first: int, aft
         else AllocationRow.order_id == source.id
     )
     return await paginate(ctx.read, select(AllocationRow).where(where), AllocationRow.id, first, after)
+
+
+async def get_visible_allocation(ctx: Context, pk: int) -> AllocationRow | None:
+    """One ledger entry (R10), for Query.node: seen by whoever sees its account."""
+    async with ctx.read() as session:
+        return visible(ctx.principal, await session.get(AllocationRow, pk))

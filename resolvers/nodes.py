@@ -24,6 +24,8 @@ async def get_node(ctx: Context, global_id: str) -> tuple[str, Any] | None:
         row = await campaigns.get_visible(ctx, pk)
     elif type_name == "ApiKey":
         row = await api_keys.get_visible(ctx, pk)
+    elif type_name == "Allocation":
+        row = await campaigns.get_visible_allocation(ctx, pk)
     elif type_name == "SpendRecord":
         row = await spend.get_visible(ctx, pk)
     else:

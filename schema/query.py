@@ -6,6 +6,7 @@ from resolvers import accounts, ids, nodes
 from schema.enums import Role
 from schema.types import (
     Account,
+    Allocation,
     ApiKey,
     Audience,
     Campaign,
@@ -25,6 +26,7 @@ _NODE_TYPES = {
     "Campaign": Campaign.from_row,
     "ApiKey": ApiKey.from_row,
     "SpendRecord": SpendRecord.from_row,
+    "Allocation": Allocation.from_row,
 }
 
 

@@ -425,9 +425,8 @@ class Campaign(Node):
 
 
 @strawberry.type(description="One entry of the append-only allocation ledger (R10).")
-class Allocation:
+class Allocation(Node):
     row: strawberry.Private[AllocationRow]
-    id: strawberry.ID
     delta: Decimal
     reason: str
     actor: str

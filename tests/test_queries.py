@@ -46,6 +46,35 @@ async def test_another_accounts_ids_are_exactly_like_unknown_ids(api: Api) -> No
     assert accounts == [{"name": "Acme"}]
 
 
+async def test_every_type_reached_through_an_edge_is_a_node(api: Api) -> None:
+    """Relay refetches any list item by its ID: each `*Edge.node` type implements Node."""
+    schema = await api.gql(
+        "{ __schema { types { name kind interfaces { name } fields { name type { ofType { name } } } } } }"
+    )
+    types = {t["name"]: t for t in schema["__schema"]["types"]}
+    edges = [t for name, t in types.items() if name.endswith("Edge") and t["kind"] == "OBJECT"]
+    assert len(edges) >= 3
+    for edge in edges:
+        [node] = [f["type"]["ofType"]["name"] for f in edge["fields"] if f["name"] == "node"]
+        assert {"name": "Node"} in types[node]["interfaces"], f"{edge['name']}.node: {node} is not a Node"
+
+
+async def test_ledger_entries_refetch_by_id_for_their_account_only(api: Api) -> None:
+    world = await api.world(name="Acme")
+    other = await api.world(name="Globex")
+    await world.published("120.00")
+    ledger = """query($id: ID!) { node(id: $id) { ... on BudgetSource {
+      allocations { edges { node { id delta reason actor at campaign { id } } } } } } }"""
+    [edge] = (await api.gql(ledger, {"id": world.source}, world.manager))["node"]["allocations"]["edges"]
+    entry = edge["node"]
+    refetch = """query($id: ID!) { node(id: $id) { __typename
+      ... on Allocation { id delta reason actor at campaign { id } } } }"""
+    node = (await api.gql(refetch, {"id": entry["id"]}, world.viewer))["node"]
+    assert node == {"__typename": "Allocation", **entry} and entry["delta"] == "120.00"
+    assert (await api.gql(refetch, {"id": entry["id"]}, other.manager))["node"] is None
+    assert (await api.gql(refetch, {"id": entry["id"]}))["node"] is not None  # the account team
+
+
 async def test_api_keys_are_visible_to_the_account_team_only(api: Api) -> None:
     world = await api.world()
     result = await api.mutate(
