@@ -32,7 +32,14 @@ from strawberry.types import ExecutionResult as StrawberryExecutionResult
 from budgetline import idempotency, sweeper
 from budgetline.auth import bearer_secret
 from budgetline.compiled import CompiledQueries, Fallback
-from budgetline.errors import BUSY_MESSAGE, QuietSchema, format_error, is_request_error, json_error
+from budgetline.errors import (
+    BUSY_MESSAGE,
+    QuietSchema,
+    format_error,
+    is_request_error,
+    json_error,
+    response_media_type,
+)
 from budgetline.graphiql import ASSETS_DIR, ASSETS_PATH, self_hosted
 from budgetline.limits import BodyLimit, Documents, PayloadTooLarge, schema_extensions
 from budgetline.observability import Metrics, OperationName
@@ -47,7 +54,6 @@ from schema import build_schema
 log = logging.getLogger("budgetline.app")
 access_log = logging.getLogger("budgetline.request")
 
-GRAPHQL_RESPONSE = "application/graphql-response+json"
 # How long a request waits for a database connection before it is told to retry (as the pool's own
 # default timeout).
 ADMISSION_TIMEOUT_S = 30.0
@@ -107,6 +113,11 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         request.state.codes = []
         response = await self._respond(request, request_id)
         response.headers["X-Request-Id"] = request_id
+        if request.method == "GET":
+            # A GET answer depends on the key and the media type, and figures move all the time:
+            # a browser may keep it but must ask again; no shared cache may keep it at all.
+            response.headers["Cache-Control"] = "private, no-cache"
+            response.headers["Vary"] = "Accept, Authorization"
         await response(scope, receive, send)
         self._account(request, response.status_code, time.perf_counter() - started)
 
@@ -237,6 +248,8 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             if request.method == "GET" and "not allowed" in exc.reason:
                 # GraphQL over HTTP: only queries travel over GET.
                 return json_error(request, 405, exc.reason, "BAD_REQUEST", Allow="POST")
+            if exc.reason == "Unsupported content type":  # HTTP's own code for it (Strawberry answers 400)
+                return json_error(request, 415, "Unsupported content type: send application/json", "BAD_REQUEST")
             return json_error(request, exc.status_code, exc.reason, "BAD_REQUEST")
         return self._negotiate(request, response)
 
@@ -343,11 +356,9 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
     @staticmethod
     def _negotiate(request: Request, response: Response) -> Response:
         """GraphQL over HTTP: the graphql-response media type, with 4xx for request errors."""
-        accept = request.headers.get("accept", "")
-        if GRAPHQL_RESPONSE in accept or (
-            "application/json" not in accept and "*/*" not in accept and accept.strip() != ""
-        ):
-            response.headers["content-type"] = GRAPHQL_RESPONSE + "; charset=utf-8"
+        media_type = response_media_type(request.headers.get("accept", ""))
+        if media_type != "application/json":
+            response.headers["content-type"] = media_type
             if getattr(request.state, "request_error", False):
                 response.status_code = 400
         return response
@@ -449,7 +460,7 @@ def create_app(database_url: str, settings: Settings, on_shutdown: list[Callable
                 allow_origins=settings.cors_origin_list,
                 allow_credentials=settings.cors_allow_credentials,
                 allow_methods=["GET", "POST"],
-                allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
+                allow_headers=settings.cors_header_list,
                 expose_headers=["X-Request-Id", "Idempotent-Replayed"],
                 max_age=600,
             ),

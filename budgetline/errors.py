@@ -122,13 +122,28 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
     }
 
 
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+def response_media_type(accept: str) -> str:
+    """GraphQL over HTTP: a client that accepts application/graphql-response+json gets it, and
+    so does one that names neither JSON type; the others (and no Accept at all) get
+    application/json. Every response of /graphql follows it, server-made errors included."""
+    if GRAPHQL_RESPONSE in accept or ("application/json" not in accept and "*/*" not in accept and accept.strip()):
+        return GRAPHQL_RESPONSE + "; charset=utf-8"
+    return "application/json"
+
+
 def json_error(request: Request, status: int, message: str, code: str, **headers: str) -> JSONResponse:
     """An error outside GraphQL execution (authentication, transport, idempotency, outages),
-    with the request id, and its code counted for the request log and metrics."""
+    with the request id, in the media type the client accepts, and its code counted for the
+    request log and metrics."""
     request_id = request.state.request_id
     request.state.codes.append(code)
     body = {"errors": [{"message": message, "extensions": {"code": code, "requestId": request_id}}]}
-    return JSONResponse(body, status_code=status, headers={"X-Request-Id": request_id, **headers})
+    response = JSONResponse(body, status_code=status, headers={"X-Request-Id": request_id, **headers})
+    response.headers["content-type"] = response_media_type(request.headers.get("accept", ""))
+    return response
 
 
 def is_request_error(errors: list[GraphQLError] | None, data: Any) -> bool:

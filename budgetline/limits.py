@@ -48,6 +48,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from budgetline.errors import response_media_type
 from budgetline.settings import Settings
 from resolvers.pagination import MAX_PAGE_SIZE
 
@@ -476,7 +477,7 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(send)
+            await self._too_large(scope, send)
             return
         seen = 0
 
@@ -492,9 +493,9 @@ class BodyLimit:
         try:
             await self.app(scope, limited_receive, send)
         except PayloadTooLarge:
-            await self._too_large(send)
+            await self._too_large(scope, send)
 
-    async def _too_large(self, send: Send) -> None:
+    async def _too_large(self, scope: Scope, send: Send) -> None:
         body = json.dumps(
             {
                 "errors": [
@@ -505,11 +506,13 @@ class BodyLimit:
                 ]
             }
         ).encode()
+        accept = dict(scope["headers"]).get(b"accept", b"").decode("latin-1")
+        media_type = response_media_type(accept)
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                "headers": [(b"content-type", media_type.encode()), (b"content-length", str(len(body)).encode())],
             }
         )
         await send({"type": "http.response.body", "body": body})

@@ -9,6 +9,21 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_CORS_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "X-Request-Id",
+    "apollographql-client-name",
+    "apollographql-client-version",
+    "apollo-require-preflight",
+    "x-apollo-operation-name",
+    "traceparent",
+    "tracestate",
+    "baggage",
+    "sentry-trace",
+)
+
 
 class Settings(BaseSettings):
     """Every setting is an environment variable; see README "Configuration"."""
@@ -66,6 +81,9 @@ class Settings(BaseSettings):
     # Browser origins allowed to call the API (CORS), comma-separated, exact: "https://app.example.com".
     cors_origins: str = ""
     cors_allow_credentials: bool = False
+    # Request headers a browser may send cross-origin, comma-separated, replacing the default
+    # (ours, Apollo's client awareness and CSRF headers, W3C trace context, Sentry's).
+    cors_headers: str = ",".join(DEFAULT_CORS_HEADERS)
 
     @property
     def pooled(self) -> bool:
@@ -74,6 +92,10 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @property
+    def cors_header_list(self) -> list[str]:
+        return [header.strip() for header in self.cors_headers.split(",") if header.strip()]
 
 
 @lru_cache(maxsize=1)

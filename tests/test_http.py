@@ -91,3 +91,47 @@ async def test_unsupported_content_type_is_a_client_error(api: Api, client: http
     )
     assert 400 <= response.status_code < 500
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+MODERN = "application/graphql-response+json"
+
+
+@pytest.mark.parametrize("accept", [MODERN, f"{MODERN}, application/json;q=0.9", "application/json", None])
+async def test_server_made_errors_answer_in_the_media_type_the_client_accepts(
+    api: Api, client: httpx.AsyncClient, accept: str | None
+) -> None:
+    """Apollo Client 4 asks for application/graphql-response+json first: every answer, the errors
+    made outside GraphQL execution included, comes in the media type it asked for, with its code."""
+    key = {"Authorization": f"Bearer {api.team_secret}"}
+    apq = {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}
+    requests: list[tuple[str, dict[str, object], int, str]] = [
+        ("POST", {"json": {"query": "{ viewer { role } }"}}, 401, "UNAUTHENTICATED"),
+        ("GET", {"params": {"query": "mutation { __typename }"}, "headers": key}, 405, "BAD_REQUEST"),
+        ("POST", {"json": [{"query": "{ viewer { role } }"}], "headers": key}, 400, "BAD_REQUEST"),
+        ("POST", {"json": {"extensions": apq}, "headers": key}, 200, "PERSISTED_QUERY_NOT_FOUND"),
+        (
+            "POST",
+            {"content": "{ viewer { role } }", "headers": {**key, "Content-Type": "text/plain"}},
+            415,
+            "BAD_REQUEST",
+        ),
+        ("POST", {"content": b"x" * (2 * 1024 * 1024), "headers": key}, 413, "PAYLOAD_TOO_LARGE"),
+    ]
+    for method, options, status, code in requests:
+        headers = {**options.pop("headers", {}), **({"Accept": accept} if accept else {})}  # type: ignore[dict-item]
+        response = await client.request(method, "/graphql", headers=headers, **options)  # type: ignore[arg-type]
+        assert (response.status_code, response.json()["errors"][0]["extensions"]["code"]) == (status, code), method
+        expected = MODERN if accept and MODERN in accept else "application/json"
+        assert response.headers["content-type"].startswith(expected), (code, response.headers["content-type"])
+
+
+async def test_get_answers_are_private_and_vary_by_key_and_media_type(api: Api, client: httpx.AsyncClient) -> None:
+    key = {"Authorization": f"Bearer {api.team_secret}"}
+    for response in (
+        await client.get("/graphql", params={"query": "{ viewer { role } }"}, headers=key),
+        await client.get("/graphql", params={"query": "{ viewer { role } }"}),  # 401
+    ):
+        assert response.headers["cache-control"] == "private, no-cache"
+        assert {v.strip() for v in response.headers["vary"].split(",")} >= {"Accept", "Authorization"}
+    posted = await client.post("/graphql", json={"query": "{ viewer { role } }"}, headers=key)
+    assert "cache-control" not in posted.headers

@@ -134,6 +134,31 @@ async def test_cors_allows_listed_origins_only(api: Api, make_client: Make) -> N
     assert "access-control-allow-origin" not in simple.headers
 
 
+async def test_cors_allows_the_headers_common_clients_send_and_the_list_is_configurable(
+    api: Api, make_client: Make
+) -> None:
+    origin = {"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"}
+    client = await make_client(cors_origins="https://app.example.com")
+    for header in (
+        "apollographql-client-name,apollographql-client-version",
+        "traceparent,tracestate,baggage",
+        "sentry-trace",
+        "authorization,content-type,idempotency-key,x-request-id",
+    ):
+        allowed = await client.options("/graphql", headers={**origin, "Access-Control-Request-Headers": header})
+        assert allowed.status_code == 200, header
+        assert set(header.split(",")) <= set(allowed.headers["access-control-allow-headers"].lower().split(", "))
+    unknown = await client.options("/graphql", headers={**origin, "Access-Control-Request-Headers": "x-unheard-of"})
+    assert unknown.status_code == 400
+    narrow = await make_client(
+        cors_origins="https://app.example.com", cors_headers="Authorization, Content-Type, X-Custom"
+    )
+    custom = await narrow.options("/graphql", headers={**origin, "Access-Control-Request-Headers": "x-custom"})
+    assert custom.status_code == 200
+    traced = await narrow.options("/graphql", headers={**origin, "Access-Control-Request-Headers": "traceparent"})
+    assert traced.status_code == 400
+
+
 async def test_requests_beyond_the_pool_wait_their_turn(api: Api, make_client: Make) -> None:
     """One connection, 20 requests at once: they queue for it and all get their answer."""
     world = await api.world()

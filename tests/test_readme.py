@@ -122,3 +122,14 @@ def test_the_cli_explains_itself() -> None:
     assert "{ accounts { id name } }" in key and "ACCOUNT_ID" in key
     version = run_cli("--version")
     assert version.returncode == 0 and re.match(r"budgetline \d+\.\d+", version.stdout)
+
+
+def test_every_setting_is_documented() -> None:
+    from budgetline.settings import Settings
+
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    named = set(re.findall(r"`((?:BUDGETLINE_)?[A-Z_]+)`", page))
+    expected = {
+        "DATABASE_URL" if name == "database_url" else f"BUDGETLINE_{name.upper()}" for name in Settings.model_fields
+    }
+    assert expected - named == set(), "settings missing from docs/configuration.md"
