@@ -5,8 +5,10 @@ too where Docker Compose is installed."""
 from __future__ import annotations
 
 import configparser
+import os
 import shutil
 import subprocess
+import sys
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -76,3 +78,27 @@ def test_docker_compose_accepts_it() -> None:
         [docker, "compose", "-f", str(COMPOSE), "config", "--quiet"], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_a_skip_fails_the_run_in_ci() -> None:
+    """.ci/run sets BUDGETLINE_CI=1 and installs what the suite needs: a check that did not run
+    there (a skip) fails the session; outside CI a skip stays a skip."""
+    assert "BUDGETLINE_CI=1" in (ROOT / ".ci" / "run").read_text()
+    probe = ROOT / "tests" / f"test_ci_probe_{os.getpid()}.py"
+    probe.write_text('import pytest\n\n\ndef test_probe() -> None:\n    pytest.skip("no such tool")\n')
+    try:
+        runs = {
+            ci: subprocess.run(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(probe)],
+                env={**os.environ, "BUDGETLINE_CI": ci},
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                timeout=120,
+            )
+            for ci in ("1", "0")
+        }
+    finally:
+        probe.unlink()
+    assert runs["1"].returncode == 1 and "no such tool" in runs["1"].stdout, runs["1"].stdout
+    assert runs["0"].returncode == 0, runs["0"].stdout

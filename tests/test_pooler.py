@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
 from sqlalchemy import text
 
 from db.session import create_engine
@@ -41,6 +40,8 @@ async def test_pooler_mode_keeps_nothing_past_a_transaction(database_url: str) -
         await direct.dispose()
 
 
-@pytest.mark.skipif(os.environ.get("BUDGETLINE_TEST_POOLER") != "pgbouncer", reason="the PgBouncer pass only")
-def test_the_pooler_pass_has_its_pooler() -> None:
-    assert pooler.ACTIVE is not None and pooler.ACTIVE.process.poll() is None
+def test_the_pooler_pass_and_only_it_has_its_pooler(database_url: str) -> None:
+    if os.environ.get("BUDGETLINE_TEST_POOLER") == "pgbouncer":
+        assert pooler.ACTIVE is not None and pooler.ACTIVE.process.poll() is None
+    else:
+        assert pooler.ACTIVE is None
