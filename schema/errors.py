@@ -10,10 +10,12 @@ from resolvers import errors
 from schema.enums import CampaignField, CampaignStatus, ErrorCode
 
 
-@strawberry.interface
+@strawberry.interface(
+    description="A problem the user can fix, returned as a member of a mutation's result union; nothing was changed."
+)
 class UserError:
-    code: ErrorCode
-    message: str
+    code: ErrorCode = strawberry.field(description="What went wrong: a stable value to switch on.")
+    message: str = strawberry.field(description="What went wrong and how to fix it, in English, for people.")
     field: str | None = strawberry.field(description="The input field at fault, as named in the input type.")
 
 
@@ -22,29 +24,39 @@ class ValidationError(UserError):
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description="NOT_FOUND: nothing with that ID, or it belongs to another account (R8: the same answer, so IDs "
+    "reveal nothing)."
+)
 class NotFoundError(UserError):
     pass
 
 
-@strawberry.type
+@strawberry.type(description="PERMISSION_DENIED: the API key's role may not do this (R8).")
 class PermissionDeniedError(UserError):
     pass
 
 
-@strawberry.type
+@strawberry.type(description="VERSION_CONFLICT: the campaign changed since the version you sent (R7).")
 class VersionConflictError(UserError):
-    current_version: int
+    current_version: int = strawberry.field(
+        description="The campaign's version now: read the campaign again, then retry with it as expectedVersion."
+    )
 
 
 @strawberry.type(description="CAMPAIGN_LOCKED or NOT_A_DRAFT.")
 class CampaignLockedError(UserError):
-    locked_fields: list[CampaignField]
+    locked_fields: list[CampaignField] = strawberry.field(
+        description="The campaign's locked fields, as in Campaign.lockedFields."
+    )
 
 
 @strawberry.type(description="STEP_INCOMPLETE or BUDGET_SOURCE_REQUIRED, with the fields still missing.")
 class StepIncompleteError(UserError):
-    missing: list[CampaignField]
+    missing: list[CampaignField] = strawberry.field(
+        description="The fields still to fill in; may be empty when the move itself is refused (advancing from "
+        "REVIEW, for one)."
+    )
 
 
 @strawberry.type(
@@ -54,23 +66,31 @@ class BudgetSourceError(UserError):
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description="INSUFFICIENT_BUDGET: the amount exceeds what is unallocated in the source or its order (R3, R5, R6), "
+    "or what the order has left for POs (R9)."
+)
 class InsufficientBudgetError(UserError):
-    requested: Decimal
-    unallocated: Decimal
+    requested: Decimal = strawberry.field(
+        description="The amount asked for: the campaign's budget, a budget increase, or a new PO's amount."
+    )
+    unallocated: Decimal = strawberry.field(
+        description="What was free: the unallocated amount of the source or order that fell short, or the order's "
+        "amount not yet covered by POs."
+    )
 
 
 @strawberry.type(description="CAMPAIGN_NOT_LIVE or CAMPAIGN_SETTLED: the campaign is not in a state this applies to.")
 class CampaignStateError(UserError):
-    status: CampaignStatus
+    status: CampaignStatus = strawberry.field(description="The campaign's status now.")
 
 
 @strawberry.type(
     description="SPEND_EXCEEDS_BUDGET or BUDGET_BELOW_SPENT; spentAmount as it was before the refused change."
 )
 class SpendLimitError(UserError):
-    campaign_budget: Decimal
-    spent_amount: Decimal
+    campaign_budget: Decimal = strawberry.field(description="The campaign's budget, not the refused new one.")
+    spent_amount: Decimal = strawberry.field(description="The campaign's spentAmount before the refused change.")
 
 
 def to_graphql(exc: errors.UserError) -> UserError:

@@ -60,6 +60,9 @@ from schema.types import (
 
 CommonErrors = ValidationError | NotFoundError | PermissionDeniedError
 
+# Every mutation takes one `input` object; its type describes each field.
+INPUT = strawberry.argument(description="The mutation's fields, in one object (see its type for each field's rules).")
+
 CampaignResult = Annotated[
     Campaign
     | CommonErrors
@@ -70,18 +73,41 @@ CampaignResult = Annotated[
     | InsufficientBudgetError
     | CampaignStateError
     | SpendLimitError,
-    strawberry.union("CampaignResult"),
+    strawberry.union(
+        "CampaignResult",
+        description="The campaign after the change, or the user error that refused it (nothing changed).",
+    ),
 ]
-AudienceResult = Annotated[Audience | CommonErrors, strawberry.union("AudienceResult")]
-AccountResult = Annotated[Account | CommonErrors, strawberry.union("AccountResult")]
-OrderResult = Annotated[Order | CommonErrors, strawberry.union("OrderResult")]
+AudienceResult = Annotated[
+    Audience | CommonErrors,
+    strawberry.union("AudienceResult", description="The new audience, or the user error that refused it."),
+]
+AccountResult = Annotated[
+    Account | CommonErrors,
+    strawberry.union("AccountResult", description="The account after the change, or the user error that refused it."),
+]
+OrderResult = Annotated[
+    Order | CommonErrors,
+    strawberry.union("OrderResult", description="The new order, or the user error that refused it."),
+]
 PurchaseOrderResult = Annotated[
     PurchaseOrder | CommonErrors | BudgetSourceError | InsufficientBudgetError,
-    strawberry.union("PurchaseOrderResult"),
+    strawberry.union("PurchaseOrderResult", description="The new purchase order, or the user error that refused it."),
 ]
-BudgetSourceResult = Annotated[Order | PurchaseOrder | CommonErrors, strawberry.union("BudgetSourceResult")]
-ApiKeyResult = Annotated[ApiKey | CommonErrors, strawberry.union("ApiKeyResult")]
-DeleteResult = Annotated[Deleted | CommonErrors | CampaignLockedError, strawberry.union("DeleteResult")]
+BudgetSourceResult = Annotated[
+    Order | PurchaseOrder | CommonErrors,
+    strawberry.union(
+        "BudgetSourceResult", description="The cancelled Order or PurchaseOrder, or the user error that refused it."
+    ),
+]
+ApiKeyResult = Annotated[
+    ApiKey | CommonErrors,
+    strawberry.union("ApiKeyResult", description="The API key after the change, or the user error that refused it."),
+]
+DeleteResult = Annotated[
+    Deleted | CommonErrors | CampaignLockedError,
+    strawberry.union("DeleteResult", description="The deleted draft's ID, or the user error that refused it."),
+]
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -107,7 +133,9 @@ def _error(info: Info, exc: UserError, result_union: object) -> Any:
 
 @strawberry.type(description="results[i] answers reports[i].")
 class ReportSpendsPayload:
-    results: list[CampaignResult]
+    results: list[CampaignResult] = strawberry.field(
+        description="One per report, in input order: the campaign after it, or the user error that refused it."
+    )
     accepted: int = strawberry.field(description="Reports recorded (or equal to the day's figure already).")
     refused: int = strawberry.field(description="Reports answered with a user error; nothing of theirs was written.")
 
@@ -131,24 +159,29 @@ def _value(value: Any) -> Any:
     return None if value is strawberry.UNSET else value
 
 
-@strawberry.type
+@strawberry.type(
+    description="Writes. A user error comes back as a member of the mutation's result union, and the refused change "
+    "is not made."
+)
 class Mutation:
     # --- CAMPAIGN_MANAGER of the account (ACCOUNT_TEAM may too) ---------------------------
 
-    @strawberry.mutation
-    async def create_audience(self, info: Info, input: CreateAudienceInput) -> AudienceResult:
+    @strawberry.mutation(description="A new audience of the account; DUPLICATE for a name it has already.")
+    async def create_audience(self, info: Info, input: Annotated[CreateAudienceInput, INPUT]) -> AudienceResult:
         call = audiences.create(info.context, account_id=input.account_id, name=input.name)
         return await _run(info, call, Audience.from_row, AudienceResult)
 
     @strawberry.mutation(description="R1: a DRAFT at step SETUP, version 1.")
-    async def create_campaign_draft(self, info: Info, input: CreateCampaignDraftInput) -> CampaignResult:
+    async def create_campaign_draft(
+        self, info: Info, input: Annotated[CreateCampaignDraftInput, INPUT]
+    ) -> CampaignResult:
         call = campaigns.create_draft(
             info.context, account_id=input.account_id, name=input.name, audience_id=input.audience_id
         )
         return await _run(info, call, Campaign.from_row, CampaignResult)
 
     @strawberry.mutation(description="Drafts: anything. Published: name, budget and schedule (R6).")
-    async def update_campaign(self, info: Info, input: UpdateCampaignInput) -> CampaignResult:
+    async def update_campaign(self, info: Info, input: Annotated[UpdateCampaignInput, INPUT]) -> CampaignResult:
         changes = CampaignChanges(
             given=_given(input),
             name=_value(input.name),
@@ -166,7 +199,9 @@ class Mutation:
         return await _run(info, call, Campaign.from_row, CampaignResult)
 
     @strawberry.mutation(description="R4: a draft picks its budget source (any step).")
-    async def assign_budget_source(self, info: Info, input: AssignBudgetSourceInput) -> CampaignResult:
+    async def assign_budget_source(
+        self, info: Info, input: Annotated[AssignBudgetSourceInput, INPUT]
+    ) -> CampaignResult:
         call = campaigns.assign_budget_source(
             info.context,
             campaign_id=input.campaign_id,
@@ -176,12 +211,12 @@ class Mutation:
         return await _run(info, call, Campaign.from_row, CampaignResult)
 
     @strawberry.mutation(description="SETUP -> BUDGET_AND_SCHEDULE -> REVIEW (R2, R3).")
-    async def advance_campaign(self, info: Info, input: AdvanceCampaignInput) -> CampaignResult:
+    async def advance_campaign(self, info: Info, input: Annotated[AdvanceCampaignInput, INPUT]) -> CampaignResult:
         call = campaigns.advance(info.context, campaign_id=input.campaign_id, expected_version=input.expected_version)
         return await _run(info, call, Campaign.from_row, CampaignResult)
 
     @strawberry.mutation(description="A draft may go back to an earlier step.")
-    async def go_to_campaign_step(self, info: Info, input: GoToCampaignStepInput) -> CampaignResult:
+    async def go_to_campaign_step(self, info: Info, input: Annotated[GoToCampaignStepInput, INPUT]) -> CampaignResult:
         call = campaigns.go_to_step(
             info.context,
             campaign_id=input.campaign_id,
@@ -191,27 +226,29 @@ class Mutation:
         return await _run(info, call, Campaign.from_row, CampaignResult)
 
     @strawberry.mutation(description="R5: re-checks R3 under row locks and allocates the budget.")
-    async def publish_campaign(self, info: Info, input: PublishCampaignInput) -> CampaignResult:
+    async def publish_campaign(self, info: Info, input: Annotated[PublishCampaignInput, INPUT]) -> CampaignResult:
         call = campaigns.publish(info.context, campaign_id=input.campaign_id, expected_version=input.expected_version)
         return await _run(info, call, Campaign.from_row, CampaignResult)
 
     @strawberry.mutation(description="Drafts only.")
-    async def delete_campaign_draft(self, info: Info, input: DeleteCampaignDraftInput) -> DeleteResult:
+    async def delete_campaign_draft(
+        self, info: Info, input: Annotated[DeleteCampaignDraftInput, INPUT]
+    ) -> DeleteResult:
         call = campaigns.delete_draft(info.context, campaign_id=input.campaign_id)
         return await _run(info, call, lambda gid: Deleted(deleted_id=strawberry.ID(gid)), DeleteResult)
 
     @strawberry.mutation(description="R12: PUBLISHED -> PAUSED; keeps its allocation and locks.")
-    async def pause_campaign(self, info: Info, input: PauseCampaignInput) -> CampaignResult:
+    async def pause_campaign(self, info: Info, input: Annotated[PauseCampaignInput, INPUT]) -> CampaignResult:
         return await _transition(info, "pause", input.campaign_id, input.expected_version)
 
     @strawberry.mutation(description="R12: PAUSED -> PUBLISHED, while its end date is today or later.")
-    async def resume_campaign(self, info: Info, input: ResumeCampaignInput) -> CampaignResult:
+    async def resume_campaign(self, info: Info, input: Annotated[ResumeCampaignInput, INPUT]) -> CampaignResult:
         return await _transition(info, "resume", input.campaign_id, input.expected_version)
 
     @strawberry.mutation(
         description="R12: PUBLISHED or PAUSED -> ENDED (endReason MANUAL); only the name stays editable."
     )
-    async def end_campaign(self, info: Info, input: EndCampaignInput) -> CampaignResult:
+    async def end_campaign(self, info: Info, input: Annotated[EndCampaignInput, INPUT]) -> CampaignResult:
         return await _transition(info, "end", input.campaign_id, input.expected_version)
 
     # --- DELIVERY or ACCOUNT_TEAM ------------------------------------------------------------
@@ -219,11 +256,11 @@ class Mutation:
     @strawberry.mutation(
         description="R11: one campaign's spend on one UTC day; a later report for the day replaces it."
     )
-    async def report_spend(self, info: Info, input: ReportSpendInput) -> CampaignResult:
+    async def report_spend(self, info: Info, input: Annotated[ReportSpendInput, INPUT]) -> CampaignResult:
         return await _run(info, spend.report(info.context, _report(input)), Campaign.from_row, CampaignResult)
 
     @strawberry.mutation(description="R11 in bulk: 1 to 1,000 reports, each its own transaction, in input order.")
-    async def report_spends(self, info: Info, input: ReportSpendsInput) -> ReportSpendsPayload:
+    async def report_spends(self, info: Info, input: Annotated[ReportSpendsInput, INPUT]) -> ReportSpendsPayload:
         answers = await spend.report_many(info.context, [_report(r) for r in input.reports])
         results = [
             _error(info, a, CampaignResult) if isinstance(a, UserError) else Campaign.from_row(a) for a in answers
@@ -232,20 +269,22 @@ class Mutation:
         return ReportSpendsPayload(results=results, accepted=len(answers) - refused, refused=refused)
 
     @strawberry.mutation(description="R14: an ENDED campaign's spend becomes final; the unspent budget goes back.")
-    async def settle_campaign(self, info: Info, input: SettleCampaignInput) -> CampaignResult:
+    async def settle_campaign(self, info: Info, input: Annotated[SettleCampaignInput, INPUT]) -> CampaignResult:
         return await _run(
             info, campaigns.settle(info.context, campaign_id=input.campaign_id), Campaign.from_row, CampaignResult
         )
 
     # --- ACCOUNT_TEAM only -------------------------------------------------------------------
 
-    @strawberry.mutation
-    async def create_account(self, info: Info, input: CreateAccountInput) -> AccountResult:
+    @strawberry.mutation(description="A new customer account (R8: account team only).")
+    async def create_account(self, info: Info, input: Annotated[CreateAccountInput, INPUT]) -> AccountResult:
         call = accounts.create(info.context, name=input.name, requires_purchase_order=input.requires_purchase_order)
         return await _run(info, call, Account.from_row, AccountResult)
 
-    @strawberry.mutation
-    async def update_account(self, info: Info, input: UpdateAccountInput) -> AccountResult:
+    @strawberry.mutation(
+        description="Renames an account or switches requiresPurchaseOrder; published campaigns keep their sources."
+    )
+    async def update_account(self, info: Info, input: Annotated[UpdateAccountInput, INPUT]) -> AccountResult:
         call = accounts.update(
             info.context,
             account_id=input.account_id,
@@ -255,7 +294,7 @@ class Mutation:
         return await _run(info, call, Account.from_row, AccountResult)
 
     @strawberry.mutation(description="R9: any term with startDate <= endDate, past ones included.")
-    async def create_order(self, info: Info, input: CreateOrderInput) -> OrderResult:
+    async def create_order(self, info: Info, input: Annotated[CreateOrderInput, INPUT]) -> OrderResult:
         call = budget_sources.create_order(
             info.context,
             account_id=input.account_id,
@@ -268,23 +307,27 @@ class Mutation:
         return await _run(info, call, Order.from_row, OrderResult)
 
     @strawberry.mutation(description="R9: the PO amounts of an order add up to at most the order's amount.")
-    async def create_purchase_order(self, info: Info, input: CreatePurchaseOrderInput) -> PurchaseOrderResult:
+    async def create_purchase_order(
+        self, info: Info, input: Annotated[CreatePurchaseOrderInput, INPUT]
+    ) -> PurchaseOrderResult:
         call = budget_sources.create_purchase_order(
             info.context, order_id=input.order_id, po_number=input.po_number, amount=input.amount
         )
         return await _run(info, call, PurchaseOrder.from_row, PurchaseOrderResult)
 
     @strawberry.mutation(description="Makes the source unselectable; published campaigns keep their budgets.")
-    async def cancel_budget_source(self, info: Info, input: CancelBudgetSourceInput) -> BudgetSourceResult:
+    async def cancel_budget_source(
+        self, info: Info, input: Annotated[CancelBudgetSourceInput, INPUT]
+    ) -> BudgetSourceResult:
         call = budget_sources.cancel(info.context, budget_source_id=input.budget_source_id)
         return await _run(info, call, source_from_row, BudgetSourceResult)
 
     @strawberry.mutation(description="The secret is in this result only; it is stored as a hash.")
-    async def issue_api_key(self, info: Info, input: IssueApiKeyInput) -> ApiKeyResult:
+    async def issue_api_key(self, info: Info, input: Annotated[IssueApiKeyInput, INPUT]) -> ApiKeyResult:
         call = api_keys.issue(info.context, name=input.name, role=input.role.value, account_id=input.account_id)
         return await _run(info, call, lambda issued: ApiKey.from_row(issued.row, issued.secret), ApiKeyResult)
 
     @strawberry.mutation(description="The key stops working at once.")
-    async def revoke_api_key(self, info: Info, input: RevokeApiKeyInput) -> ApiKeyResult:
+    async def revoke_api_key(self, info: Info, input: Annotated[RevokeApiKeyInput, INPUT]) -> ApiKeyResult:
         call = api_keys.revoke(info.context, api_key_id=input.api_key_id)
         return await _run(info, call, lambda issued: ApiKey.from_row(issued.row), ApiKeyResult)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from resolvers import accounts, ids, nodes
@@ -30,29 +32,35 @@ _NODE_TYPES = {
 }
 
 
-@strawberry.type
+@strawberry.type(description="Reads. Another account's objects are null, exactly as if they did not exist (R8).")
 class Query:
     @strawberry.field(description="Any object by its global ID; null when unknown or not yours.")
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+    async def node(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Any object's id.")]
+    ) -> Node | None:
         found = await nodes.get_node(info.context, id)
         if found is None:
             return None
         type_name, row = found
         return _NODE_TYPES[type_name](row)  # type: ignore[no-any-return, operator]
 
-    @strawberry.field
+    @strawberry.field(description="The API key making this request: its name, role and account.")
     def viewer(self, info: Info) -> Viewer:
         principal = info.context.principal
         return Viewer(role=Role(principal.role), api_key_name=principal.name)
 
-    @strawberry.field(description="Your own account; any account for the account team.")
-    async def account(self, info: Info, id: strawberry.ID) -> Account | None:
+    @strawberry.field(
+        description="Your own account, or any account for ACCOUNT_TEAM and DELIVERY keys; null otherwise (R8)."
+    )
+    async def account(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The account's id.")]
+    ) -> Account | None:
         decoded = ids.decode(id)
         if decoded is None or decoded[0] != "Account":
             return None
         row = await accounts.get_visible(info.context, decoded[1])
         return Account.from_row(row) if row else None
 
-    @strawberry.field(description="Accounts you can see: your own, or all of them for the account team.")
+    @strawberry.field(description="Accounts you can see: your own, or all of them for ACCOUNT_TEAM and DELIVERY keys.")
     async def accounts(self, info: Info) -> list[Account]:
         return [Account.from_row(r) for r in await accounts.list_all(info.context)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar, cast
+from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -30,10 +30,31 @@ from schema.enums import BudgetSourceStatus, CampaignEndReason, CampaignField, C
 Info = strawberry.Info[Context, None]
 T = TypeVar("T")
 
+# The arguments every connection takes (resolvers/pagination.py): pages go forward, newest first.
+PageSize = Annotated[
+    int | None,
+    strawberry.argument(
+        description="How many items to return, 0 to 100 (null: the default); outside that range is a BAD_USER_INPUT "
+        "error."
+    ),
+]
+After = Annotated[
+    str | None,
+    strawberry.argument(
+        description="Start after this cursor (the previous page's pageInfo.endCursor); null starts at the newest."
+    ),
+]
+StatusFilter = Annotated[
+    CampaignStatus | None, strawberry.argument(description="Only campaigns in this status; null: all of them.")
+]
+NODE_ID = "Opaque global ID; Query.node(id:) returns this object for it."
+CURSOR = "Opaque cursor of this edge; pass it as after to continue after it."
+PAGE_INFO = "Where this page ends and whether more follow."
+
 
 @strawberry.interface(description="An object with an opaque global ID; Query.node(id:) resolves any of them.")
 class Node:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description=NODE_ID)
 
 
 def _first(first: int | None, default: int) -> int:
@@ -42,10 +63,14 @@ def _first(first: int | None, default: int) -> int:
 
 @strawberry.type(description="Relay's PageInfo. Pages go forward (first/after): hasPreviousPage is false.")
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(description="True when more items follow endCursor.")
+    has_previous_page: bool = strawberry.field(description="Always false: pages go forward only.")
+    start_cursor: str | None = strawberry.field(
+        description="The cursor of the page's first edge; null on an empty page."
+    )
+    end_cursor: str | None = strawberry.field(
+        description="The cursor of the page's last edge, to pass as after for the next page; null on an empty page."
+    )
 
     @classmethod
     def from_page(cls, page: Page[Any]) -> PageInfo:
@@ -57,17 +82,17 @@ class PageInfo:
         )
 
 
-@strawberry.type
+@strawberry.type(description="One campaign of a CampaignConnection page, with its cursor.")
 class CampaignEdge:
-    cursor: str
-    node: Campaign
+    cursor: str = strawberry.field(description=CURSOR)
+    node: Campaign = strawberry.field(description="The campaign.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of campaigns, newest first (a Relay connection).")
 class CampaignConnection:
     page: strawberry.Private[Page[CampaignRow]]
-    edges: list[CampaignEdge]
-    page_info: PageInfo
+    edges: list[CampaignEdge] = strawberry.field(description="The campaigns of this page, newest first.")
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
 
     @classmethod
     def from_page(cls, page: Page[CampaignRow]) -> CampaignConnection:
@@ -79,22 +104,24 @@ class CampaignConnection:
             page_info=PageInfo.from_page(page),
         )
 
-    @strawberry.field
+    @strawberry.field(
+        description="How many campaigns the whole connection holds (status filter applied), not only this page."
+    )
     async def total_count(self) -> int:
         return await self.page.count()
 
 
-@strawberry.type
+@strawberry.type(description="One ledger entry of an AllocationConnection page, with its cursor.")
 class AllocationEdge:
-    cursor: str
-    node: Allocation
+    cursor: str = strawberry.field(description=CURSOR)
+    node: Allocation = strawberry.field(description="The ledger entry.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of the allocation ledger, newest first (a Relay connection).")
 class AllocationConnection:
     page: strawberry.Private[Page[AllocationRow]]
-    edges: list[AllocationEdge]
-    page_info: PageInfo
+    edges: list[AllocationEdge] = strawberry.field(description="The entries of this page, newest first.")
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
 
     @classmethod
     def from_page(cls, page: Page[AllocationRow]) -> AllocationConnection:
@@ -107,16 +134,18 @@ class AllocationConnection:
             page_info=PageInfo.from_page(page),
         )
 
-    @strawberry.field
+    @strawberry.field(description="How many entries the whole ledger of the source holds, not only this page.")
     async def total_count(self) -> int:
         return await self.page.count()
 
 
-@strawberry.type
+@strawberry.type(description="A customer company (the tenant): its budget sources, audiences and campaigns.")
 class Account(Node):
     row: strawberry.Private[AccountRow]
-    name: str
-    requires_purchase_order: bool
+    name: str = strawberry.field(description="The company's name.")
+    requires_purchase_order: bool = strawberry.field(
+        description="True: its campaigns draw on purchase orders; false: on orders (R4)."
+    )
 
     @classmethod
     def from_row(cls, row: AccountRow) -> Account:
@@ -131,20 +160,27 @@ class Account(Node):
         description="The step-2 drop-down: selectable sources of the kind the account uses (POs or orders); "
         "includeInactive adds EXPIRED and CANCELLED ones."
     )
-    async def budget_sources(self, info: Info, include_inactive: bool | None = False) -> list[BudgetSource]:
+    async def budget_sources(
+        self,
+        info: Info,
+        include_inactive: Annotated[
+            bool | None,
+            strawberry.argument(description="True adds the EXPIRED and CANCELLED sources of the account's kind."),
+        ] = False,
+    ) -> list[BudgetSource]:
         rows = await budget_sources.list_for_account(info.context, self.row, include_inactive=bool(include_inactive))
         return [source_from_row(r) for r in rows]
 
-    @strawberry.field
+    @strawberry.field(description="Every order of the account, whatever its status, oldest first.")
     async def orders(self, info: Info) -> list[Order]:
         return [Order.from_row(r) for r in await budget_sources.orders_of_account(info.context, self.row.id)]
 
-    @strawberry.field
+    @strawberry.field(description="Every purchase order of the account, whatever its status, oldest first.")
     async def purchase_orders(self, info: Info) -> list[PurchaseOrder]:
         rows = await budget_sources.purchase_orders_of_account(info.context, self.row.id)
         return [PurchaseOrder.from_row(r) for r in rows]
 
-    @strawberry.field
+    @strawberry.field(description="The account's audiences (at most 100), by name.")
     async def audiences(self, info: Info) -> list[Audience]:
         return [Audience.from_row(r) for r in await audiences.list_for_account(info.context, self.row.id)]
 
@@ -152,9 +188,9 @@ class Account(Node):
     async def campaigns(
         self,
         info: Info,
-        first: int | None = 20,
-        after: str | None = None,
-        status: CampaignStatus | None = None,
+        first: PageSize = 20,
+        after: After = None,
+        status: StatusFilter = None,
     ) -> CampaignConnection:
         page = await campaigns.of_account(
             info.context, self.row.id, _first(first, 20), after, status.value if status else None
@@ -165,14 +201,17 @@ class Account(Node):
 @strawberry.interface(description="What a campaign draws its budget from: a PurchaseOrder or an Order.")
 class BudgetSource:
     row: strawberry.Private[Any]
-    id: strawberry.ID
-    order_number: str
-    purchase_order_number: str | None
-    display_name: str
-    amount: Decimal
-    currency: str
+    id: strawberry.ID = strawberry.field(description=NODE_ID)
+    order_number: str = strawberry.field(description="The order number printed on the contract; a PO's is its order's.")
+    purchase_order_number: str | None = strawberry.field(description="The customer's PO number; null on an Order.")
+    display_name: str = strawberry.field(
+        description='How to show it: "PO 4500012345 (Order Q-000123)" or "Order Q-000123".'
+    )
+    amount: Decimal = strawberry.field(description="Its total: the order's amount, or the PO's own amount.")
+    currency: str = strawberry.field(description='ISO 4217 code, e.g. "USD"; a PO has its order\'s currency.')
     allocated_amount: Decimal = strawberry.field(
-        description="Sum of the budgets of published campaigns drawing on it (for an order: through its POs too)."
+        description="The sum of its allocation ledger (R10): the budgets of published, paused and ended campaigns "
+        "drawing on it (for an order: through its POs too), and their spend once settled (R14)."
     )
     unallocated_amount: Decimal = strawberry.field(description="amount - allocatedAmount; never negative.")
     draft_amount: Decimal = strawberry.field(
@@ -184,9 +223,12 @@ class BudgetSource:
     pending_release_amount: Decimal = strawberry.field(
         description="Sum of budget - spentAmount over its ENDED campaigns not yet settled: what settlement will return."
     )
-    start_date: date
-    end_date: date
-    status: BudgetSourceStatus
+    start_date: date = strawberry.field(description="The first day of the term (a PO's is its order's).")
+    end_date: date = strawberry.field(description="The last day of the term, inclusive (a PO's is its order's).")
+    status: BudgetSourceStatus = strawberry.field(
+        description="CANCELLED if cancelled (a PO also with its order), else EXPIRED once endDate is before today "
+        "(UTC), else ACTIVE."
+    )
 
     @strawberry.field(description="status is ACTIVE and it is of the kind its account uses (PO or order).")
     async def selectable(self, info: Info) -> bool:
@@ -197,9 +239,9 @@ class BudgetSource:
     async def campaigns(
         self,
         info: Info,
-        first: int | None = 20,
-        after: str | None = None,
-        status: CampaignStatus | None = None,
+        first: PageSize = 20,
+        after: After = None,
+        status: StatusFilter = None,
     ) -> CampaignConnection:
         page = await campaigns.of_source(
             info.context, self.row, _first(first, 20), after, status.value if status else None
@@ -207,7 +249,7 @@ class BudgetSource:
         return await _campaign_page(info, page)
 
     @strawberry.field(description="The allocation ledger, newest first (for an order: with its POs' entries).")
-    async def allocations(self, info: Info, first: int | None = 50, after: str | None = None) -> AllocationConnection:
+    async def allocations(self, info: Info, first: PageSize = 50, after: After = None) -> AllocationConnection:
         page = await campaigns.allocations_of_source(info.context, self.row, _first(first, 50), after)
         return AllocationConnection.from_page(page)
 
@@ -233,33 +275,38 @@ def _source_fields(row: OrderRow | PurchaseOrderRow) -> dict[str, Any]:
     }
 
 
-@strawberry.type
+@strawberry.type(
+    description="A signed order: total, currency and term of the agreement; the budget source of accounts without POs."
+)
 class Order(Node, BudgetSource):
     @classmethod
     def from_row(cls, row: OrderRow) -> Order:
         return cls(**_source_fields(row))
 
-    @strawberry.field
+    @strawberry.field(description="The purchase orders recorded under this order, oldest first.")
     async def purchase_orders(self, info: Info) -> list[PurchaseOrder]:
         rows = await budget_sources.purchase_orders_of_order(info.context, self.row.id)
         return [PurchaseOrder.from_row(r) for r in rows]
 
-    @strawberry.field
+    @strawberry.field(description="The account it belongs to.")
     async def account(self, info: Info) -> Account:
         return Account.from_row(_must(await info.context.loaders.account.load(self.row.account_id)))
 
 
-@strawberry.type
+@strawberry.type(
+    description="A customer's purchase order under one order, with its own amount; the budget source of accounts "
+    "that require POs."
+)
 class PurchaseOrder(Node, BudgetSource):
     @classmethod
     def from_row(cls, row: PurchaseOrderRow) -> PurchaseOrder:
         return cls(**_source_fields(row))
 
-    @strawberry.field
+    @strawberry.field(description="The order it belongs to; its currency and term are the order's.")
     def order(self) -> Order:
         return Order.from_row(self.row.order)
 
-    @strawberry.field
+    @strawberry.field(description="The account it belongs to.")
     async def account(self, info: Info) -> Account:
         return Account.from_row(_must(await info.context.loaders.account.load(self.row.account_id)))
 
@@ -323,31 +370,36 @@ def _must(value: Any) -> Any:
     return value
 
 
-@strawberry.type
+@strawberry.type(description="A target audience of an account's campaigns, chosen in wizard step 1.")
 class Audience(Node):
-    name: str
+    name: str = strawberry.field(description="Its name, unique in the account.")
 
     @classmethod
     def from_row(cls, row: AudienceRow) -> Audience:
         return cls(id=strawberry.ID(ids.encode("Audience", row.id)), name=row.name)
 
 
-@strawberry.type
+@strawberry.type(
+    description="An advertising campaign: a draft built in the wizard, then published, paused, ended and settled."
+)
 class Campaign(Node):
     row: strawberry.Private[CampaignRow]
-    name: str
-    status: CampaignStatus
+    name: str = strawberry.field(description="Its name; the one field that stays editable once ENDED (R12).")
+    status: CampaignStatus = strawberry.field(description="DRAFT, PUBLISHED (live), PAUSED or ENDED.")
     step: CampaignStep = strawberry.field(description="A published campaign reports REVIEW.")
-    budget: Decimal | None
-    start_date: date | None
-    end_date: date | None
+    budget: Decimal | None = strawberry.field(description="What it may spend, greater than 0; null until set.")
+    start_date: date | None = strawberry.field(description="The schedule's first day; null until set.")
+    end_date: date | None = strawberry.field(description="The schedule's last day, inclusive; null until set.")
     locked_fields: list[CampaignField] = strawberry.field(
-        description="[] on a draft; [AUDIENCE, BUDGET_SOURCE] once published."
+        description="[] on a draft; [AUDIENCE, BUDGET_SOURCE] once published or paused; all but NAME once ENDED."
     )
-    version: int = strawberry.field(description="+1 on every change; pass it as expectedVersion to detect conflicts.")
-    published_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
+    version: int = strawberry.field(
+        description="1 at creation, +1 on every committed change (spend reports excepted); pass it as expectedVersion "
+        "to detect conflicts (R7)."
+    )
+    published_at: datetime | None = strawberry.field(description="When it was published (UTC); null on a draft.")
+    created_at: datetime = strawberry.field(description="When the draft was created (UTC).")
+    updated_at: datetime = strawberry.field(description="When its version last changed (UTC).")
     spent_amount: Decimal = strawberry.field(
         description="Sum of the daily spend (the latest report of each day); 0.00 before any report."
     )
@@ -356,8 +408,8 @@ class Campaign(Node):
         description="What settlement returned to the budget source (R14); 0.00 before."
     )
     paused_at: datetime | None = strawberry.field(description="When it was paused; null unless PAUSED.")
-    ended_at: datetime | None
-    end_reason: CampaignEndReason | None
+    ended_at: datetime | None = strawberry.field(description="When it ended (UTC); null unless ENDED.")
+    end_reason: CampaignEndReason | None = strawberry.field(description="Why it ended; null unless ENDED.")
     settled_at: datetime | None = strawberry.field(description="When its spend became final and the rest returned.")
 
     @classmethod
@@ -386,13 +438,13 @@ class Campaign(Node):
         )
 
     @strawberry.field(description="Daily spend records, newest day first; first is at most 100.")
-    async def spend(self, info: Info, first: int | None = 31, after: str | None = None) -> SpendConnection:
+    async def spend(self, info: Info, first: PageSize = 31, after: After = None) -> SpendConnection:
         page = await spend.days_of_campaign(info.context, self.row.id, _first(first, 31), after)
         return SpendConnection.from_page(page)
 
     # These return the object at once when a list field prefetched it (campaigns.prefetch),
     # else an awaitable that loads it: graphql-core awaits whatever is awaitable.
-    @strawberry.field
+    @strawberry.field(description="The audience chosen in step 1; null until chosen.")
     def audience(self, info: Info) -> Audience | None:
         loaders = info.context.loaders
         return cast("Audience | None", _related(loaders.audience, self.row.audience_id, Audience.from_row))
@@ -401,7 +453,7 @@ class Campaign(Node):
     def currency(self, info: Info) -> str | None:
         return cast("str | None", _related(info.context.loaders.order, self.row.order_id, lambda o: o.currency))
 
-    @strawberry.field
+    @strawberry.field(description="The Order or PurchaseOrder it draws on (R4); null until assigned.")
     def budget_source(self, info: Info) -> BudgetSource | None:
         loaders = info.context.loaders
         if self.row.purchase_order_id is not None:
@@ -419,7 +471,7 @@ class Campaign(Node):
         po = _related(loaders.purchase_order, self.row.purchase_order_id, PurchaseOrder.from_row)
         return cast("PurchaseOrder | None", po)
 
-    @strawberry.field
+    @strawberry.field(description="The account it belongs to.")
     async def account(self, info: Info) -> Account:
         return Account.from_row(_must(await info.context.loaders.account.load(self.row.account_id)))
 
@@ -427,10 +479,17 @@ class Campaign(Node):
 @strawberry.type(description="One entry of the append-only allocation ledger (R10).")
 class Allocation(Node):
     row: strawberry.Private[AllocationRow]
-    delta: Decimal
-    reason: str
-    actor: str
-    at: datetime
+    delta: Decimal = strawberry.field(
+        description="The change to allocatedAmount: positive on publish and budget increase, negative on budget "
+        "decrease and release."
+    )
+    reason: str = strawberry.field(
+        description='Why: "publish", "budget increase", "budget decrease" or "release" (R14).'
+    )
+    actor: str = strawberry.field(
+        description='Who: "api-key:<id> (<key name>)", or "budgetline sweeper" for the sweeper\'s settlements.'
+    )
+    at: datetime = strawberry.field(description="When it was recorded (UTC).")
 
     @classmethod
     def from_row(cls, row: AllocationRow) -> Allocation:
@@ -443,7 +502,7 @@ class Allocation(Node):
             at=row.created_at,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The campaign whose allocation changed.")
     async def campaign(self, info: Info) -> Campaign:
         return Campaign.from_row(_must(await info.context.loaders.campaign.load(self.row.campaign_id)))
 
@@ -451,10 +510,10 @@ class Allocation(Node):
 @strawberry.type(description="A campaign's spend on one UTC day: the figure of the day's latest report (R11).")
 class SpendRecord(Node):
     row: strawberry.Private[SpendDayRow]
-    day: date = strawberry.field(name="date")
-    amount: Decimal
+    day: date = strawberry.field(name="date", description="The UTC day.")
+    amount: Decimal = strawberry.field(description="What the campaign spent that day: the figure of the latest report.")
     reported_by: str = strawberry.field(description="The API key whose report set this figure.")
-    reported_at: datetime
+    reported_at: datetime = strawberry.field(description="When the report that set this figure arrived (UTC).")
     restatements: int = strawberry.field(description="How many later reports changed the day's figure.")
 
     @classmethod
@@ -469,22 +528,22 @@ class SpendRecord(Node):
             restatements=row.restatements,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The campaign that spent it.")
     async def campaign(self, info: Info) -> Campaign:
         return Campaign.from_row(_must(await info.context.loaders.campaign.load(self.row.campaign_id)))
 
 
-@strawberry.type
+@strawberry.type(description="One day of a SpendConnection page, with its cursor.")
 class SpendEdge:
-    cursor: str
-    node: SpendRecord
+    cursor: str = strawberry.field(description=CURSOR)
+    node: SpendRecord = strawberry.field(description="The day's spend record.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of a campaign's daily spend records, newest day first (a Relay connection).")
 class SpendConnection:
     page: strawberry.Private[Page[SpendDayRow]]
-    edges: list[SpendEdge]
-    page_info: PageInfo
+    edges: list[SpendEdge] = strawberry.field(description="The days of this page, newest first.")
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
 
     @classmethod
     def from_page(cls, page: Page[SpendDayRow]) -> SpendConnection:
@@ -496,19 +555,19 @@ class SpendConnection:
             page_info=PageInfo.from_page(page),
         )
 
-    @strawberry.field
+    @strawberry.field(description="How many days with spend the campaign has, not only this page.")
     async def total_count(self) -> int:
         return await self.page.count()
 
 
-@strawberry.type
+@strawberry.type(description="An API key, seen by the account team only; its secret is shown once, on issue.")
 class ApiKey(Node):
     row: strawberry.Private[ApiKeyRow]
-    name: str
-    role: Role
+    name: str = strawberry.field(description="Its name; ledgers name the key by it (actor, reportedBy).")
+    role: Role = strawberry.field(description="What it may do.")
     secret: str | None = strawberry.field(description="Shown once, in the issueApiKey result; null afterwards.")
-    created_at: datetime
-    revoked_at: datetime | None
+    created_at: datetime = strawberry.field(description="When it was issued (UTC).")
+    revoked_at: datetime | None = strawberry.field(description="When it was revoked (UTC); null while it works.")
 
     @classmethod
     def from_row(cls, row: ApiKeyRow, secret: str | None = None) -> ApiKey:
@@ -522,7 +581,7 @@ class ApiKey(Node):
             revoked_at=row.revoked_at,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The account it belongs to; null for ACCOUNT_TEAM and DELIVERY keys.")
     async def account(self, info: Info) -> Account | None:
         if self.row.account_id is None:
             return None
@@ -530,10 +589,10 @@ class ApiKey(Node):
         return Account.from_row(row) if row else None
 
 
-@strawberry.type
+@strawberry.type(description="Who is asking: the API key of this request.")
 class Viewer:
-    role: Role
-    api_key_name: str
+    role: Role = strawberry.field(description="The key's role.")
+    api_key_name: str = strawberry.field(description="The key's name.")
 
     @strawberry.field(description="Null for the account team and DELIVERY keys.")
     async def account(self, info: Info) -> Account | None:
@@ -541,6 +600,6 @@ class Viewer:
         return Account.from_row(row) if row else None
 
 
-@strawberry.type
+@strawberry.type(description="What deleteCampaignDraft deleted.")
 class Deleted:
-    deleted_id: strawberry.ID
+    deleted_id: strawberry.ID = strawberry.field(description="The global ID the deleted draft had.")

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from typing import Any
+
+from graphql import Visitor, parse, print_ast, visit
 
 from schema import schema
 from tests.conftest import ROOT
+
+
+def sdl_without_descriptions() -> str:
+    """The live SDL as the names are written in API.md: with descriptions, arguments and enum values
+    print one per line, each under its description."""
+
+    class Strip(Visitor):
+        def enter(self, node: Any, *_: Any) -> Any:
+            return dataclasses.replace(node, description=None) if getattr(node, "description", None) else None
+
+    return print_ast(visit(parse(schema.as_str()), Strip()))
 
 
 def test_schema_graphql_matches_the_live_schema() -> None:
@@ -13,7 +28,7 @@ def test_schema_graphql_matches_the_live_schema() -> None:
 
 
 def test_every_name_of_api_md_is_in_the_schema() -> None:
-    sdl = schema.as_str()
+    sdl = sdl_without_descriptions()
     for name in (
         "interface Node",
         "interface BudgetSource",
