@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.applications import Starlette
@@ -29,7 +30,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult as StrawberryExecutionResult
 
-from budgetline import idempotency, sweeper
+from budgetline import idempotency, sweeper, tracing
 from budgetline.auth import bearer_secret
 from budgetline.compiled import CompiledQueries, Fallback
 from budgetline.errors import (
@@ -72,13 +73,22 @@ async def _close(session: AsyncSession) -> None:
 class BudgetlineGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view plus authentication, one session per request and error masking."""
 
-    def __init__(self, engine: AsyncEngine, guard_engine: AsyncEngine, settings: Settings, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        guard_engine: AsyncEngine,
+        settings: Settings,
+        metrics: Metrics,
+        tracer_provider: TracerProvider | None = None,
+    ) -> None:
         # One parse and validation cache for both paths, bounded in bytes (budgetline/limits.py).
         self.documents = Documents(settings)
+        traced = tracing.extensions(tracer_provider) if tracer_provider else []
         super().__init__(
-            build_schema([*schema_extensions(self.documents), OperationName], schema_class=QuietSchema),
+            build_schema([*schema_extensions(self.documents), OperationName, *traced], schema_class=QuietSchema),
             graphql_ide="graphiql" if settings.graphiql else None,
         )
+        self.tracer = tracer_provider.get_tracer("budgetline") if tracer_provider else None
         self.compiled = (
             CompiledQueries(
                 self.schema._schema,  # type: ignore[attr-defined]  # the graphql-core schema
@@ -111,6 +121,8 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
         request.state.request_id = request_id
         request.state.codes = []
+        if self.tracer is not None:
+            tracing.tag_request(request_id)
         response = await self._respond(request, request_id)
         response.headers["X-Request-Id"] = request_id
         if request.method == "GET":
@@ -297,7 +309,12 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             self.metrics.execution.labels("general").inc()
             return None
         try:
-            result = await plan.execute(context, variables)
+            if self.tracer is None:
+                result = await plan.execute(context, variables)
+            else:  # the span Strawberry's extension makes on the general path
+                name = f"GraphQL Query: {plan.name}" if plan.name else "GraphQL Query"
+                with self.tracer.start_as_current_span(name, attributes={"component": "graphql", "query": query}):
+                    result = await plan.execute(context, variables)
         except Fallback:
             self.metrics.execution.labels("fallback").inc()
             return None
@@ -386,7 +403,15 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         return orjson.loads(data)
 
 
-def create_app(database_url: str, settings: Settings, on_shutdown: list[Callable[[], Any]] | None = None) -> Starlette:
+def create_app(
+    database_url: str,
+    settings: Settings,
+    on_shutdown: list[Callable[[], Any]] | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> Starlette:
+    """The app; traced when `tracer_provider` is given or OTEL_EXPORTER_OTLP_ENDPOINT is set."""
+    tracer_provider = tracer_provider or tracing.provider_from_env()
+
     def new_engine() -> AsyncEngine:
         return create_engine(
             database_url,
@@ -400,7 +425,7 @@ def create_app(database_url: str, settings: Settings, on_shutdown: list[Callable
     # Idempotent requests wait on each other here, never on the pool the work itself needs.
     guard_engine = new_engine()
     metrics = Metrics(engine)
-    graphql_app = BudgetlineGraphQL(engine, guard_engine, settings, metrics)
+    graphql_app = BudgetlineGraphQL(engine, guard_engine, settings, metrics, tracer_provider)
 
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -442,6 +467,9 @@ def create_app(database_url: str, settings: Settings, on_shutdown: list[Callable
                 sweeping.cancel()
             await engine.dispose()
             await guard_engine.dispose()
+            if app.state.untrace is not None:
+                app.state.untrace()
+                tracer_provider.shutdown()  # type: ignore[union-attr]  # exports what is left
             for callback in on_shutdown or []:
                 callback()
 
@@ -467,6 +495,7 @@ def create_app(database_url: str, settings: Settings, on_shutdown: list[Callable
         ],
         lifespan=lifespan,
     )
+    app.state.untrace = tracing.instrument(app, tracer_provider) if tracer_provider else None
     app.state.engine = engine
     app.state.metrics = metrics
     app.state.graphql = graphql_app

@@ -248,6 +248,7 @@ class Plan:
     variable_definitions: Any
     root: list[tuple[str, list[FieldNode], AsyncField]]
     label: str
+    name: str | None = None  # the operation's own name, for its trace span
 
     async def execute(self, ctx: Context, variables: dict[str, Any] | None) -> ExecutionResult:
         coerced = get_variable_values(self.schema, self.variable_definitions, variables or {})
@@ -600,4 +601,5 @@ class CompiledQueries:
         except Unsupported:
             return False, weight
         label = operation_label(document, operation_name) or "query:-"
-        return Plan(self.schema, operation.variable_definitions or (), root, label), weight
+        name = operation.name.value if operation.name else None
+        return Plan(self.schema, operation.variable_definitions or (), root, label, name), weight
