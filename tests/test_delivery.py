@@ -733,15 +733,18 @@ async def test_r13_a_pass_holds_its_lock_but_no_snapshot(
     await due_campaigns(db, world, 600)
     engine = app.state.engine
     sweeping = asyncio.create_task(sweeper.run_once(engine, 0))
-    seen = 0
+    seen = with_snapshot = 0
     while not sweeping.done():
         for row in await db.fetch(
             """SELECT backend_xmin FROM pg_stat_activity
-               WHERE state = 'idle in transaction'
+               WHERE state = 'idle in transaction' AND datname = current_database()
                  AND pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted)"""
         ):
             seen += 1
-            assert row["backend_xmin"] is None, "the pass's guard holds a snapshot"
+            with_snapshot += row["backend_xmin"] is not None
         await asyncio.sleep(0.01)
     assert (await sweeping)["campaigns_settled"] == 600
     assert seen > 0, "the pass ended before its guard could be seen"
+    # Between the lock's statement and the one that releases its snapshot (one round trip) a
+    # sample may catch it; a snapshot held for the pass shows in every sample.
+    assert with_snapshot <= 2, f"the pass's guard held a snapshot in {with_snapshot} of {seen} samples"
