@@ -110,13 +110,14 @@ def check_selectable(source: SourceRow, account: AccountRow, field: str = "budge
         )
 
 
-def check_within_term(source: SourceRow, start: date, end: date, field: str = "startDate") -> None:
+def check_within_term(source: SourceRow, start: date, end: date) -> None:
+    """R3: the schedule lies within the term; the error names the date that is outside it."""
     order = order_of(source)
     if start < order.start_date or end > order.end_date:
         raise BudgetSourceProblem(
             f"the schedule {start}..{end} must lie within the term of {display_name(source)}: "
             f"{order.start_date}..{order.end_date}",
-            field,
+            "startDate" if start < order.start_date else "endDate",
             code="SCHEDULE_OUTSIDE_TERM",
         )
 

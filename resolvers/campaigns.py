@@ -318,7 +318,7 @@ async def change_published(
         )
     source = await budget_sources.lock_source(session, row.order_id, row.purchase_order_id)
     if schedule_changed:
-        budget_sources.check_within_term(source, start, end, schedule_field)
+        budget_sources.check_within_term(source, start, end)
         await spend.check_schedule_keeps_spend(session, row.id, start, end, schedule_field)
     delta = budget - row.budget
     if delta > 0:

@@ -126,6 +126,7 @@ async def test_r3_schedule_must_lie_within_the_source_term(api: Api, db: asyncpg
         world.manager,
         "BudgetSourceError",
         "SCHEDULE_OUTSIDE_TERM",
+        field="startDate",
     )
     campaign = await _step2(world, "100", iso(TODAY), iso(TERM_END + timedelta(1)))
     await refused(
@@ -136,6 +137,7 @@ async def test_r3_schedule_must_lie_within_the_source_term(api: Api, db: asyncpg
         world.manager,
         "BudgetSourceError",
         "SCHEDULE_OUTSIDE_TERM",
+        field="endDate",  # the date outside the term, not startDate
     )
 
 
