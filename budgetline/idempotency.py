@@ -1,9 +1,10 @@
 """`Idempotency-Key` for partner tools: a POST is performed at most once per API key and key value.
 
-A retry, even while the first request is still running, gets the first response; the same
-key with a different request body is refused. Keys are kept 24 hours, then the sweeper purges
-them. A kept response never holds a secret (a new key's `secret` is replayed as null) and is at
-most MAX_STORED_BYTES.
+A retry gets the first response; one that arrives while the first request is still running
+gets 409 IDEMPOTENCY_KEY_IN_USE at once (it holds no request slot or connection while it
+waits: the client retries later); the same key with a different request body is refused. Keys
+are kept 24 hours, then the sweeper purges them. A kept response never holds a secret (a new
+key's `secret` is replayed as null) and is at most MAX_STORED_BYTES.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from resolvers.context import Principal
 
 HEADER = "idempotency-key"
 _VALID = re.compile(r"^[\x21-\x7e]{1,255}$")
-# How long a retry waits for the first request with the same key before giving up with 409.
-WAIT_MS = 30_000
+# How long a retry waits for the key's row lock before it answers 409: long enough for a short
+# lock by the sweeper's purge, far shorter than any request that holds the key.
+LOCK_WAIT_MS = 50
 # A response larger than this is not kept for replays.
 MAX_STORED_BYTES = 64 * 1024
 SERVER_FAULTS = frozenset({"INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE"})
@@ -42,14 +44,13 @@ async def perform_once(
         return json_error(request, 400, "Idempotency-Key must be 1 to 255 printable ASCII characters", "BAD_REQUEST")
     request_hash = hashlib.sha256(request.method.encode() + b" " + await request.body()).digest()
     # A connection of its own (from its own pool), holding the key's row lock until the
-    # response is stored: concurrent retries wait on it, and a crash releases it.
+    # response is stored: a concurrent retry finds it held and is told so, and a crash releases it.
     async with engine.connect() as conn, conn.begin():
-        await conn.execute(text(f"SET LOCAL lock_timeout = {WAIT_MS}"))
-        await conn.execute(text(f"SET LOCAL statement_timeout = {WAIT_MS + 1000}"))
+        await conn.execute(text(f"SET LOCAL lock_timeout = {LOCK_WAIT_MS}"))
         try:
             stored = await store.claim(conn, principal.api_key_id, key, request_hash)
         except DBAPIError as exc:
-            if getattr(exc.orig, "sqlstate", None) not in ("55P03", "57014"):  # lock or statement timeout
+            if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock timeout: the key is held
                 raise
             return json_error(
                 request,

@@ -21,8 +21,8 @@ class StoredRequest:
 async def claim(conn: AsyncConnection, api_key_id: int, key: str, request_hash: bytes) -> StoredRequest | None:
     """Insert the key (None: this request owns it) or return the row of the request that did.
 
-    Both wait while another transaction holds the same key: the first request keeps its
-    transaction open until its response is stored, so a concurrent retry waits for it.
+    Both wait (up to the caller's lock_timeout) while another transaction holds the same key:
+    the first request keeps its transaction open until its response is stored.
     """
     # An expired row of this key is gone for good (the sweeper purges the others).
     await conn.execute(

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from resolvers import ids
+from tests.conftest import plain_url
 from tests.helpers import Api, World, snapshot
 
 
@@ -99,9 +100,40 @@ async def test_storm_the_same_key_twenty_times_at_once_has_one_effect(
             for _ in range(20)
         )
     )
-    bodies = {r.content for r in responses}
-    assert len(bodies) == 1, bodies
-    assert responses[0].json()["data"]["publishCampaign"]["__typename"] == "Campaign"
-    assert sum(1 for r in responses if r.headers.get("idempotent-replayed") == "true") == 19
+    # One performs; each other either replays its response (it finished first) or is told the
+    # key is in use (it was still running), never a second effect.
+    busy = [r for r in responses if r.status_code == 409]
+    assert all(r.json()["errors"][0]["extensions"]["code"] == "IDEMPOTENCY_KEY_IN_USE" for r in busy)
+    answered = [r for r in responses if r.status_code == 200]
+    assert len({r.content for r in answered}) == 1 and len(answered) + len(busy) == 20
+    assert answered[0].json()["data"]["publishCampaign"]["__typename"] == "Campaign"
+    assert sum(1 for r in answered if r.headers.get("idempotent-replayed") != "true") == 1
     pk = (ids.decode(campaign) or ("", 0))[1]
     assert await db.fetchval("SELECT count(*) FROM allocations WHERE campaign_id = $1", pk) == 1
+    # a retry once the first is done gets its response
+    again = await api.client.post("/graphql", json={"query": query, "variables": {"id": campaign}}, headers=headers)
+    assert again.content == answered[0].content and again.headers["idempotent-replayed"] == "true"
+
+
+async def test_a_retry_while_the_first_runs_is_told_at_once_and_holds_nothing(
+    api: Api, world: World, db: asyncpg.Connection, database_url: str
+) -> None:
+    """The key is held (as the first request holds it until its response is stored): the retry
+    answers 409 at once instead of waiting with a request slot and a pooled connection."""
+    pk = (ids.decode(world.account) or ("", 0))[1]
+    key_id = await db.fetchval("SELECT id FROM api_keys WHERE account_id = $1 AND role = 'CAMPAIGN_MANAGER'", pk)
+    holder = await asyncpg.connect(plain_url(database_url))
+    try:
+        async with holder.transaction():
+            await holder.execute(
+                "INSERT INTO idempotency_keys (api_key_id, key, request_hash) VALUES ($1, 'held', 'x')", key_id
+            )
+            before = await snapshot(db)
+            response = await asyncio.wait_for(
+                send(api.client, world.manager, "held", {"input": {"accountId": world.account, "name": "Held"}}), 10
+            )
+            assert response.status_code == 409
+            assert response.json()["errors"][0]["extensions"]["code"] == "IDEMPOTENCY_KEY_IN_USE"
+            assert await snapshot(db) == before
+    finally:
+        await holder.close()
