@@ -70,10 +70,14 @@ async def get_for_write(
 
 
 async def get_account_for_write(
-    session: AsyncSession, principal: Principal, global_id: str, field: str = "accountId"
+    session: AsyncSession, principal: Principal, global_id: str, field: str = "accountId", *, lock: bool = False
 ) -> AccountRow:
     _, pk = ids.expect(global_id, field, "Account")
-    row = await session.get(AccountRow, pk)
+    if lock:
+        stmt = select(AccountRow).where(AccountRow.id == pk).with_for_update()
+        row = (await session.scalars(stmt.execution_options(populate_existing=True))).first()
+    else:
+        row = await session.get(AccountRow, pk)
     if row is None or not principal.can_see(row.id):
         raise not_found(field, "account")
     return row

@@ -88,12 +88,14 @@ async def update(
     clean = validation.name(name, "name") if name is not None else None
 
     async def work(session: AsyncSession) -> AccountRow:
-        account = await get_account_for_write(session, ctx.principal, account_id)
+        # FOR UPDATE: it waits for publishes in flight (they hold the account FOR SHARE while they
+        # check requiresPurchaseOrder, R5), and later ones wait for it and see the new value.
+        account = await get_account_for_write(session, ctx.principal, account_id, lock=True)
         if clean is not None:
             account.name = clean
         if requires_purchase_order is not None:
             account.requires_purchase_order = requires_purchase_order
-        account.updated_at = func.now()
+        account.updated_at = func.clock_timestamp()  # the moment of the write, under its lock
         await session.flush()
         await session.refresh(account, ["updated_at"])
         return account

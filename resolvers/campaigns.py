@@ -142,8 +142,13 @@ async def check_budget_and_schedule(session: AsyncSession, row: CampaignRow, *, 
         raise StepIncomplete(f"step BUDGET_AND_SCHEDULE needs: {', '.join(missing)}", missing)
     assert row.budget is not None and row.start_date is not None and row.end_date is not None
     # Read before the source locks: every statement inside them lengthens the queue on a hot PO.
-    account = await session.get(AccountRow, row.account_id, populate_existing=True)
-    assert account is not None
+    # Publishing holds the account FOR SHARE (publishes do not wait on each other; updateAccount
+    # waits for them, and they for it), so requiresPurchaseOrder cannot change between this
+    # read and the commit. Lock order: campaign, account, PO, order.
+    stmt = select(AccountRow).where(AccountRow.id == row.account_id)
+    if lock:
+        stmt = stmt.with_for_update(read=True)
+    account = (await session.scalars(stmt.execution_options(populate_existing=True))).one()
     if lock:
         source = await budget_sources.lock_source(session, row.order_id, row.purchase_order_id)
     else:

@@ -131,3 +131,44 @@ async def test_the_database_restarts_in_the_middle_of_load(tmp_path: Path, query
     assert "SERVICE_UNAVAILABLE" in codes and outage > 0
     assert {status for status, code in statuses if code == "SERVICE_UNAVAILABLE"} <= {200, 503}
     print(f"recovered {recovered_in:.2f} s after the database came back; {len(statuses)} requests")
+
+
+async def test_storm_publishes_on_an_order_race_the_account_starting_to_require_pos(
+    api: Api, db: asyncpg.Connection, live_servers: Any
+) -> None:
+    """R4/R5 under a concurrent updateAccount: publishing locks the account (FOR SHARE) before it
+    reads requiresPurchaseOrder, so once the update has taken effect no publish on an order can
+    still commit on the old answer. Each publish on the order happened before the update
+    (published_at, taken under the locks, precedes the update's clock time) or is refused."""
+    world = await api.world(requires_po=False, order_amount="100000.00")
+    campaigns = await drafts_at_review(db, world, 40, "10.00")
+    servers = live_servers(2)
+    update = """mutation($id: ID!) { updateAccount(input: {accountId: $id, requiresPurchaseOrder: true}) {
+      __typename } }"""
+
+    async def post(client: httpx.AsyncClient, i: int, key: str, query: str, variables: dict[str, Any]) -> Any:
+        response = await client.post(
+            servers[i % 2].url + "/graphql",
+            json={"query": query, "variables": variables},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert response.status_code == 200 and "errors" not in response.json(), response.text
+        return next(iter(response.json()["data"].values()))
+
+    async with httpx.AsyncClient(timeout=60) as client:
+        work = [post(client, i, world.manager, PUBLISH, {"id": c}) for i, c in enumerate(campaigns)]
+        work.insert(len(work) // 3, post(client, 1, api.team_secret, update, {"id": world.account}))
+        results = await asyncio.gather(*work)
+    assert {(r["__typename"], r.get("code")) for r in results} <= {
+        ("Campaign", None),
+        ("Account", None),
+        ("BudgetSourceError", "PURCHASE_ORDER_REQUIRED"),
+    }
+    updated = await db.fetchval("SELECT updated_at FROM accounts")
+    late = await db.fetch(
+        """SELECT id, published_at FROM campaigns
+           WHERE status = 'PUBLISHED' AND purchase_order_id IS NULL AND published_at >= $1""",
+        updated,
+    )
+    assert late == [], f"published on an order after the account required POs ({updated})"
+    await reconcile(db)
