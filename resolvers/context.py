@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -28,6 +29,11 @@ ACCOUNTLESS_ROLES = ("ACCOUNT_TEAM", "DELIVERY")
 # SQLSTATEs worth retrying the whole transaction for: serialization failure, deadlock.
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 MAX_ATTEMPTS = 5
+
+# The Context whose transact() is running in this task (and the tasks it starts, such as a
+# DataLoader's batch): its reads use the session transact already holds instead of waiting
+# for the lock transact holds, which would never come.
+_TRANSACTING: ContextVar[Context | None] = ContextVar("budgetline_transacting", default=None)
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,10 @@ class Context:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
+        """The request's session, for one use at a time (inside transact: its transaction)."""
+        if _TRANSACTING.get() is self:
+            yield self.session
+            return
         async with self._lock:
             yield self.session
 
@@ -83,6 +93,11 @@ class Context:
     async def driver(self) -> AsyncIterator[Any]:
         """The request's asyncpg connection itself, for the plain-SQL reads of db/reads.py:
         the same connection and transaction as the session, without the ORM."""
+        if _TRANSACTING.get() is self:
+            connection, driver = await driver_of(self.session)
+            async with guarded(connection):
+                yield driver
+            return
         async with self._lock:
             if self._driver is None:
                 self._driver = await driver_of(self.session)
@@ -96,26 +111,34 @@ class Context:
         A serialization failure or deadlock reruns the whole unit a bounded number of times.
         """
         async with self._lock:
-            for attempt in range(1, MAX_ATTEMPTS + 1):
-                if self.session.in_transaction():
-                    await self.session.rollback()
-                try:
-                    async with self.session.begin():
-                        result = await work(self.session)
-                        if self.idempotency_key is not None:
-                            await mark_effect(self.session, self.principal.api_key_id, self.idempotency_key)
-                except DBAPIError as exc:
-                    sqlstate = getattr(exc.orig, "sqlstate", None)
-                    if sqlstate in RETRYABLE_SQLSTATES and attempt < MAX_ATTEMPTS:
-                        log.warning("retrying transaction after SQLSTATE %s (attempt %d)", sqlstate, attempt)
-                        await asyncio.sleep(0.005 * attempt)
-                        continue
-                    raise
-                finally:
-                    # Triggers moved totals behind the ORM's back and loaders cached rows:
-                    # everything read before this write is stale now.
-                    self.session.expunge_all()
-                    self.loaders = Loaders(self.read)
-                    self._driver = None  # the transaction gave its connection back
-                return result
+            transacting = _TRANSACTING.set(self)
+            try:
+                return await self._attempts(work)
+            finally:
+                _TRANSACTING.reset(transacting)
+
+    async def _attempts(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """transact's body: up to MAX_ATTEMPTS transactions, the session's lock held."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            if self.session.in_transaction():
+                await self.session.rollback()
+            try:
+                async with self.session.begin():
+                    result = await work(self.session)
+                    if self.idempotency_key is not None:
+                        await mark_effect(self.session, self.principal.api_key_id, self.idempotency_key)
+            except DBAPIError as exc:
+                sqlstate = getattr(exc.orig, "sqlstate", None)
+                if sqlstate in RETRYABLE_SQLSTATES and attempt < MAX_ATTEMPTS:
+                    log.warning("retrying transaction after SQLSTATE %s (attempt %d)", sqlstate, attempt)
+                    await asyncio.sleep(0.005 * attempt)
+                    continue
+                raise
+            finally:
+                # Triggers moved totals behind the ORM's back and loaders cached rows:
+                # everything read before this write is stale now.
+                self.session.expunge_all()
+                self.loaders = Loaders(self.read)
+                self._driver = None  # the transaction gave its connection back
+            return result
         raise AssertionError("unreachable")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -64,3 +65,23 @@ async def test_other_database_errors_are_not_retried(app: Any) -> None:
         with pytest.raises(DBAPIError):
             await Context(session=session, principal=TEAM).transact(work)
     assert len(attempts) == 1
+
+
+async def test_reads_and_loaders_inside_a_transaction_use_it_instead_of_waiting_forever(app: Any) -> None:
+    """transact holds the session's lock for its whole unit: a DataLoader, read() or driver()
+    used inside it once waited for that lock for ever. They now run in its transaction."""
+    async with session_factory(app.state.engine)() as session:
+        ctx = Context(session=session, principal=TEAM)
+
+        async def work(session: AsyncSession) -> tuple[Any, ...]:
+            pk = await session.scalar(text("INSERT INTO accounts (name) VALUES ('inside') RETURNING id"))
+            loaded = await ctx.loaders.account.load(int(pk or 0))  # a batch task of its own
+            async with ctx.read() as same:
+                counted = await same.scalar(text("SELECT count(*) FROM accounts"))
+            async with ctx.driver() as driver:
+                named = await driver.fetchval("SELECT name FROM accounts WHERE id = $1", pk)
+            return loaded.name if loaded else None, counted, named
+
+        assert await asyncio.wait_for(ctx.transact(work), 10) == ("inside", 1, "inside")
+        async with ctx.read() as after:  # and the lock is free again afterwards
+            assert await after.scalar(text("SELECT count(*) FROM accounts")) == 1
