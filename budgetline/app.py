@@ -112,9 +112,7 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         return HTMLResponse(self.graphiql_html)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
-            return
+        # Mounted as a Route: Starlette hands it HTTP requests only.
         started = time.perf_counter()
         request = Request(scope, receive)
         supplied = request.headers.get("x-request-id", "")
@@ -131,9 +129,9 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             response.headers["Cache-Control"] = "private, no-cache"
             response.headers["Vary"] = "Accept, Authorization"
         await response(scope, receive, send)
-        self._account(request, response.status_code, time.perf_counter() - started)
+        self._log_request(request, response.status_code, time.perf_counter() - started)
 
-    def _account(self, request: Request, status: int, seconds: float) -> None:
+    def _log_request(self, request: Request, status: int, seconds: float) -> None:
         """One log line and the metrics of a request (the GraphiQL page is not counted)."""
         context: Context | None = getattr(request.state, "context", None)
         if context is None and status == 200:

@@ -59,7 +59,7 @@ async def list_all(ctx: Context) -> list[AccountRow]:
     stmt = select(AccountRow).order_by(AccountRow.id)
     if ctx.principal.account_id is not None:
         stmt = stmt.where(AccountRow.id == ctx.principal.account_id)
-    async with ctx.read() as session:
+    async with ctx.use_session() as session:
         rows = list(await session.scalars(stmt))
     for row in rows:
         ctx.loaders.prime(row)

@@ -88,20 +88,21 @@ async def issue(ctx: Context, *, name: str, role: str, account_id: str | None) -
     return issued
 
 
-async def revoke(ctx: Context, *, api_key_id: str) -> IssuedKey:
+async def revoke(ctx: Context, *, api_key_id: str) -> ApiKeyRow:
     require_account_team(ctx.principal)
 
-    async def work(session: AsyncSession) -> IssuedKey:
-        row = await get_api_key(session, ctx.principal, api_key_id)
+    async def work(session: AsyncSession) -> ApiKeyRow:
+        row = await get_api_key(session, api_key_id)
         if row.revoked_at is None:
             row.revoked_at = datetime.now(UTC)
             await session.flush()
-        return IssuedKey(row=row, secret=None)
+        return row
 
     return await ctx.transact(work)
 
 
-async def get_api_key(session: AsyncSession, principal: Principal, api_key_id: str) -> ApiKeyRow:
+async def get_api_key(session: AsyncSession, api_key_id: str) -> ApiKeyRow:
+    """Keys belong to the account team's business only: the caller has checked the role."""
     _, pk = ids.expect(api_key_id, "apiKeyId", "ApiKey")
     row = await session.get(ApiKeyRow, pk)
     if row is None:
@@ -113,5 +114,5 @@ async def get_visible(ctx: Context, pk: int) -> ApiKeyRow | None:
     """Keys are the account team's business only."""
     if not ctx.principal.is_account_team:
         return None
-    async with ctx.read() as session:
+    async with ctx.use_session() as session:
         return await session.get(ApiKeyRow, pk)

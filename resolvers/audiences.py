@@ -16,7 +16,7 @@ from resolvers.errors import InvalidInput
 
 
 async def list_for_account(ctx: Context, account_id: int) -> list[AudienceRow]:
-    async with ctx.read() as session:
+    async with ctx.use_session() as session:
         rows = list(
             await session.scalars(
                 select(AudienceRow).where(AudienceRow.account_id == account_id).order_by(AudienceRow.name)

@@ -187,7 +187,7 @@ async def list_for_account(ctx: Context, account: AccountRow, *, include_inactiv
 
 async def _listed(ctx: Context, stmt: Select[Any]) -> list[Any]:
     """Rows of a list field, primed into the loaders so nested fields do not read them again."""
-    async with ctx.read() as session:
+    async with ctx.use_session() as session:
         rows = list((await session.scalars(stmt)).unique())
     for row in rows:
         ctx.loaders.prime(row)

@@ -605,7 +605,7 @@ async def page(ctx: Context, *, where: Any, first: int, after: str | None, statu
     stmt = select(CampaignRow).where(where)
     if status is not None:
         stmt = stmt.where(CampaignRow.status == status)
-    result = await paginate(ctx.read, stmt, CampaignRow.id, first, after)
+    result = await paginate(ctx.use_session, stmt, CampaignRow.id, first, after)
     for row in result.items:
         ctx.loaders.prime(row)
     return result
@@ -671,10 +671,10 @@ async def allocations_of_source(ctx: Context, source: SourceRow, first: int, aft
         if isinstance(source, PurchaseOrderRow)
         else AllocationRow.order_id == source.id
     )
-    return await paginate(ctx.read, select(AllocationRow).where(where), AllocationRow.id, first, after)
+    return await paginate(ctx.use_session, select(AllocationRow).where(where), AllocationRow.id, first, after)
 
 
 async def get_visible_allocation(ctx: Context, pk: int) -> AllocationRow | None:
     """One ledger entry (R10), for Query.node: seen by whoever sees its account."""
-    async with ctx.read() as session:
+    async with ctx.use_session() as session:
         return visible(ctx.principal, await session.get(AllocationRow, pk))

@@ -78,11 +78,12 @@ class Context:
     _driver: tuple[Any, Any] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.read)
+        self.loaders = Loaders(self.use_session)
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
-        """The request's session, for one use at a time (inside transact: its transaction)."""
+    async def use_session(self) -> AsyncIterator[AsyncSession]:
+        """The request's one session, for one user at a time (inside transact: its transaction).
+        Reads use it; writes go through transact, which holds it for the whole unit."""
         if _TRANSACTING.get() is self:
             yield self.session
             return
@@ -138,7 +139,7 @@ class Context:
                 # Triggers moved totals behind the ORM's back and loaders cached rows:
                 # everything read before this write is stale now.
                 self.session.expunge_all()
-                self.loaders = Loaders(self.read)
+                self.loaders = Loaders(self.use_session)
                 self._driver = None  # the transaction gave its connection back
             return result
         raise AssertionError("unreachable")

@@ -138,16 +138,16 @@ async def days_of_campaign(ctx: Context, campaign_id: int, first: int, after: st
         if before is not None:
             # A cursor holds a day's ordinal; clamp one from elsewhere into date's range.
             stmt = stmt.where(SpendDayRow.day < date.fromordinal(min(max(before, 1), date.max.toordinal())))
-        async with ctx.read() as session:
+        async with ctx.use_session() as session:
             return list(await session.scalars(stmt.order_by(SpendDayRow.day.desc()).limit(limit)))
 
     async def count() -> int:
-        async with ctx.read() as session:
+        async with ctx.use_session() as session:
             return int(await session.scalar(select(func.count()).where(where)) or 0)
 
     return await paginate_with(fetch, count, first, after, pk=lambda row: row.day.toordinal())
 
 
 async def get_visible(ctx: Context, pk: int) -> SpendDayRow | None:
-    async with ctx.read() as session:
+    async with ctx.use_session() as session:
         return visible(ctx.principal, await session.get(SpendDayRow, pk))

@@ -330,4 +330,4 @@ class Mutation:
     @strawberry.mutation(description="The key stops working at once.")
     async def revoke_api_key(self, info: Info, input: Annotated[RevokeApiKeyInput, INPUT]) -> ApiKeyResult:
         call = api_keys.revoke(info.context, api_key_id=input.api_key_id)
-        return await _run(info, call, lambda issued: ApiKey.from_row(issued.row), ApiKeyResult)
+        return await _run(info, call, ApiKey.from_row, ApiKeyResult)

@@ -484,15 +484,21 @@ async def test_r6_go_to_step_and_delete_are_for_drafts(api: Api, db: asyncpg.Con
         "NOT_A_DRAFT",
         select="... on Deleted { deletedId }",
     )
-    await refused(
-        api,
-        db,
-        "publishCampaign",
-        {"campaignId": campaign},
-        world.manager,
-        "CampaignLockedError",
-        "NOT_A_DRAFT",
-    )
+
+
+async def test_r5_publish_and_advance_need_a_draft(api: Api, db: asyncpg.Connection) -> None:
+    world = await api.world()
+    campaign = await world.published()
+    for mutation in ("publishCampaign", "advanceCampaign"):
+        await refused(
+            api,
+            db,
+            mutation,
+            {"campaignId": campaign},
+            world.manager,
+            "CampaignLockedError",
+            "NOT_A_DRAFT",
+        )
 
 
 async def test_drafts_go_back_and_are_deleted(api: Api, db: asyncpg.Connection) -> None:
