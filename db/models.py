@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, DateTime, FetchedValue, ForeignKey, LargeBinary, Numeric, String, Text
+from sqlalchemy import CHAR, BigInteger, DateTime, FetchedValue, ForeignKey, LargeBinary, Numeric, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 Money = Numeric(14, 2, asdecimal=True)
@@ -49,7 +49,7 @@ class OrderRow(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     order_number: Mapped[str] = mapped_column(Text)
     amount: Mapped[Decimal] = mapped_column(Money)
-    currency: Mapped[str] = mapped_column(String(3))
+    currency: Mapped[str] = mapped_column(CHAR(3))
     start_date: Mapped[date]
     end_date: Mapped[date]
     allocated_amount: Mapped[Decimal] = mapped_column(Money, server_default=GENERATED)
