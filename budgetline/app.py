@@ -311,8 +311,16 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
                 result = await plan.execute(context, variables)
             else:  # the span Strawberry's extension makes on the general path
                 name = f"GraphQL Query: {plan.name}" if plan.name else "GraphQL Query"
-                with self.tracer.start_as_current_span(name, attributes={"component": "graphql", "query": query}):
-                    result = await plan.execute(context, variables)
+                attributes = {"component": "graphql", "query": query}
+                # A Fallback is a hand-over, not a failure: the general path's span follows.
+                with self.tracer.start_as_current_span(
+                    name, attributes=attributes, record_exception=False, set_status_on_exception=False
+                ) as span:
+                    try:
+                        result = await plan.execute(context, variables)
+                    except Fallback:
+                        span.set_attribute("budgetline.fallback", True)
+                        raise
         except Fallback:
             self.metrics.execution.labels("fallback").inc()
             return None

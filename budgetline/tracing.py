@@ -4,10 +4,11 @@ tracer provider). One trace per request: the HTTP server span of Starlette's ins
 extension, or the compiled executor's span), its resolvers, and every SQL statement (asyncpg's
 instrumentation).
 
-What never goes into an attribute: variables (of a GET's query string or a resolver's
-arguments), SQL parameters (asyncpg's instrumentation does not capture them), headers (the
-Authorization header included) and responses. The document and the SQL text are recorded: they
-carry no secret (secrets are only ever in responses and headers)."""
+What never goes into a span: variables (of a GET's query string or a resolver's arguments),
+SQL parameters (asyncpg's instrumentation does not capture them, and the engine hides them from
+exception texts), headers (the Authorization header included) and responses. The document and
+the SQL text are recorded: they carry no secret (secrets are only ever in responses and
+headers), but a value written inline in the document is part of it: send values as variables."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from opentelemetry import trace
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.instrumentation.starlette import StarletteInstrumentor
+from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -47,7 +50,15 @@ def provider_from_env() -> TracerProvider | None:
 
 
 def instrument(app: Starlette, provider: TracerProvider) -> Callable[[], None]:
-    """Trace `app`'s requests and every asyncpg statement of the process; returns the undo."""
+    """Trace `app`'s requests and every asyncpg statement of the process; returns the undo.
+
+    A caller's `traceparent` is ignored unless OTEL_PROPAGATORS is set: at a public edge it
+    would decide whether a request is traced (a "not sampled" flag hides it) and graft the
+    request onto the caller's trace. Behind a gateway you trust, set
+    OTEL_PROPAGATORS=tracecontext,baggage to join its traces."""
+    propagator = propagate.get_global_textmap()
+    if "OTEL_PROPAGATORS" not in os.environ:
+        propagate.set_global_textmap(_NoIncomingContext())
     StarletteInstrumentor.instrument_app(app, tracer_provider=provider, server_request_hook=_without_query_string)
     instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
     instrumentor.instrument(tracer_provider=provider)
@@ -55,6 +66,7 @@ def instrument(app: Starlette, provider: TracerProvider) -> Callable[[], None]:
     def undo() -> None:
         instrumentor.uninstrument()
         StarletteInstrumentor.uninstrument_app(app)
+        propagate.set_global_textmap(propagator)
 
     return undo
 
@@ -67,6 +79,20 @@ def extensions(provider: TracerProvider) -> list[Callable[[], SchemaExtension]]:
 def tag_request(request_id: str) -> None:
     """The request ID on the request's span (a no-op when tracing is off)."""
     trace.get_current_span().set_attribute(REQUEST_ID, request_id)
+
+
+class _NoIncomingContext(TextMapPropagator):
+    """Extracts nothing: every request starts a trace of its own."""
+
+    def extract(self, carrier: Any, context: Context | None = None, getter: Any = None) -> Context:
+        return context if context is not None else Context()
+
+    def inject(self, carrier: Any, context: Context | None = None, setter: Any = None) -> None:
+        return None
+
+    @property
+    def fields(self) -> set[str]:
+        return set()
 
 
 def _no_arguments(arguments: dict[str, Any], info: Any) -> dict[str, Any]:

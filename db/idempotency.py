@@ -41,11 +41,20 @@ async def claim(conn: AsyncConnection, api_key_id: int, key: str, request_hash: 
     )
     if inserted:
         return None
+    # A finished request's row is read without a lock: concurrent replays of it must not queue
+    # on each other (with the caller's short lock_timeout, they would be told "in use").
+    stored = await _stored(conn, api_key_id, key, lock=False)
+    if stored.status_code is not None:
+        return stored
+    return await _stored(conn, api_key_id, key, lock=True)
+
+
+async def _stored(conn: AsyncConnection, api_key_id: int, key: str, *, lock: bool) -> StoredRequest:
     row = (
         await conn.execute(
             text(
                 "SELECT request_hash, status_code, content_type, response_body FROM idempotency_keys "
-                "WHERE api_key_id = :k AND key = :key FOR UPDATE"
+                "WHERE api_key_id = :k AND key = :key" + (" FOR UPDATE" if lock else "")
             ),
             {"k": api_key_id, "key": key},
         )

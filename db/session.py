@@ -69,6 +69,9 @@ def create_engine(
         # disconnect error, which invalidates the whole pool, so the next request reconnects.
         pool_pre_ping=False,
         connect_args=connect_args,
+        # A statement's parameters (amounts, names, hashes) never reach an exception's text, so
+        # no log line or trace event that records one can hold them.
+        hide_parameters=True,
     )
     if pooler:
         timeout = f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}"

@@ -74,7 +74,9 @@ async def get_account_for_write(
 ) -> AccountRow:
     _, pk = ids.expect(global_id, field, "Account")
     if lock:
-        stmt = select(AccountRow).where(AccountRow.id == pk).with_for_update()
+        # NO KEY UPDATE: it queues behind publishes (FOR SHARE) and lets foreign-key checks of
+        # rows pointing at the account (new drafts, orders, keys) through.
+        stmt = select(AccountRow).where(AccountRow.id == pk).with_for_update(key_share=True)
         row = (await session.scalars(stmt.execution_options(populate_existing=True))).first()
     else:
         row = await session.get(AccountRow, pk)

@@ -88,7 +88,7 @@ async def update(
     clean = validation.name(name, "name") if name is not None else None
 
     async def work(session: AsyncSession) -> AccountRow:
-        # FOR UPDATE: it waits for publishes in flight (they hold the account FOR SHARE while they
+        # Locked: it waits for publishes in flight (they hold the account FOR SHARE while they
         # check requiresPurchaseOrder, R5), and later ones wait for it and see the new value.
         account = await get_account_for_write(session, ctx.principal, account_id, lock=True)
         if clean is not None:

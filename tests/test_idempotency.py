@@ -137,3 +137,16 @@ async def test_a_retry_while_the_first_runs_is_told_at_once_and_holds_nothing(
             assert await snapshot(db) == before
     finally:
         await holder.close()
+
+
+async def test_concurrent_replays_of_a_finished_request_all_get_its_response(api: Api, world: World) -> None:
+    """A finished request's row is read without a lock: forty replays at once do not queue on
+    each other, so none is told the key is in use."""
+    for round in range(3):
+        variables = {"input": {"accountId": world.account, "name": f"Replayed {round}"}}
+        first = await send(api.client, world.manager, f"replay-{round}", variables)
+        replays = await asyncio.gather(
+            *(send(api.client, world.manager, f"replay-{round}", variables) for _ in range(40))
+        )
+        assert {(r.status_code, r.headers.get("idempotent-replayed")) for r in replays} == {(200, "true")}
+        assert {r.content for r in replays} == {first.content}

@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 
 from budgetline.app import create_app
 from budgetline.tracing import REQUEST_ID
 from tests import pooler
+from tests.conftest import plain_url
 from tests.helpers import Api, World
 
 DROPDOWN = """query Dropdown($id: ID!) { account(id: $id) { budgetSources {
@@ -29,12 +33,14 @@ async def world(api: Api) -> World:
     return await api.world()
 
 
-@pytest.fixture
-async def traced(database_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, InMemorySpanExporter]]:
+@asynccontextmanager
+async def traced_app(
+    database_url: str, **settings: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, InMemorySpanExporter]]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    app = create_app(*pooler.app_settings(database_url), tracer_provider=provider)
+    app = create_app(*pooler.app_settings(database_url, **settings), tracer_provider=provider)
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
             yield client, exporter
@@ -42,6 +48,12 @@ async def traced(database_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, In
         app.state.untrace()
         await app.state.engine.dispose()
         await app.state.guard_engine.dispose()
+
+
+@pytest.fixture
+async def traced(database_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, InMemorySpanExporter]]:
+    async with traced_app(database_url) as pair:
+        yield pair
 
 
 def tree(spans: tuple[ReadableSpan, ...]) -> tuple[ReadableSpan, dict[int, list[ReadableSpan]]]:
@@ -64,7 +76,9 @@ def below(span: ReadableSpan, children: dict[int, list[ReadableSpan]]) -> list[R
 
 
 def attribute_text(spans: tuple[ReadableSpan, ...]) -> str:
-    return json.dumps([dict(s.attributes or {}) for s in spans], default=str)
+    """Every attribute of every span and of its events (an exception's message among them)."""
+    texts = [dict(s.attributes or {}) for s in spans] + [dict(e.attributes or {}) for s in spans for e in s.events]
+    return json.dumps(texts, default=str)
 
 
 async def request(
@@ -120,3 +134,67 @@ async def test_a_publish_is_one_trace_with_its_resolver_and_its_statements(
     text = attribute_text(spans)
     for secret in (world.manager, campaign, "250.00", "250"):  # the key, the variable, the amount (a parameter)
         assert secret not in text, secret
+
+
+@pytest.mark.parametrize("flags", ["00", "01"], ids=["not-sampled", "sampled"])
+async def test_a_callers_trace_context_neither_hides_a_request_nor_grafts_it(
+    api: Api, world: World, traced: tuple[httpx.AsyncClient, InMemorySpanExporter], flags: str
+) -> None:
+    """At a public edge a traceparent would let any caller switch tracing off for its requests
+    ("not sampled") or put them under its own trace: it is ignored (OTEL_PROPAGATORS opts in)."""
+    client, exporter = traced
+    caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    exporter.clear()
+    response = await client.post(
+        "/graphql",
+        json={"query": DROPDOWN, "variables": {"id": world.account}},
+        headers={
+            "Authorization": f"Bearer {world.manager}",
+            "traceparent": f"00-{caller_trace}-00f067aa0ba902b7-{flags}",
+        },
+    )
+    assert response.status_code == 200
+    spans = exporter.get_finished_spans()
+    root, _ = tree(spans)  # recorded, and its own root
+    assert f"{root.context.trace_id:032x}" != caller_trace
+
+
+async def test_a_failed_statement_leaves_no_parameter_in_the_trace(api: Api, world: World, database_url: str) -> None:
+    """A statement that times out raises with its SQL; its parameters (amounts, ids) stay out of
+    the exception recorded on the resolver's span."""
+    campaign = await world.at_review("345.67")
+    holder = await asyncpg.connect(plain_url(database_url))
+    try:
+        async with traced_app(database_url, statement_timeout_ms=300) as (client, exporter):
+            async with holder.transaction():
+                await holder.execute("SELECT 1 FROM purchase_orders FOR UPDATE")
+                response = await client.post(
+                    "/graphql",
+                    json={"query": PUBLISH, "variables": {"id": campaign}},
+                    headers={"Authorization": f"Bearer {world.manager}"},
+                )
+            assert response.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+            spans = exporter.get_finished_spans()
+    finally:
+        await holder.close()
+    events = [e for s in spans for e in s.events if e.name == "exception"]
+    assert events, "the failure was not recorded"
+    text = attribute_text(spans)
+    assert "parameters hidden" in text and "[parameters:" not in text
+    assert "345.67" not in text and world.manager not in text
+
+
+async def test_a_compiled_plan_handing_over_is_not_an_error_span(
+    api: Api, world: World, traced: tuple[httpx.AsyncClient, InMemorySpanExporter]
+) -> None:
+    client, exporter = traced
+    exporter.clear()
+    response = await client.post(
+        "/graphql", json={"query": DROPDOWN, "variables": {}}, headers={"Authorization": f"Bearer {world.manager}"}
+    )
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"  # the general path's answer
+    spans = exporter.get_finished_spans()
+    assert [s for s in spans if s.attributes and s.attributes.get("budgetline.fallback")]
+    assert all(s.status.status_code != StatusCode.ERROR for s in spans), [
+        s.name for s in spans if s.status.status_code == StatusCode.ERROR
+    ]
