@@ -466,13 +466,14 @@ class Bench:
             self.notes.append("pgbench not found: W3 has no pgbench figure")
             return None
         script = Path(tempfile.mkstemp(suffix=".sql")[1])
-        # The SQL of one publish, in Budgetline's order: the campaign locked, the account read, then
-        # the PO and its order locked in one statement, the ledger entry, the campaign update.
+        # The SQL of one publish, in Budgetline's order and lock modes: the campaign locked, the
+        # account held FOR SHARE, then the PO and its order locked FOR NO KEY UPDATE in one
+        # statement, the ledger entry, the campaign update.
         script.write_text(f"""\\set c random({min(drafts)}, {max(drafts)})
 BEGIN;
 SELECT id, version, status, step FROM campaigns WHERE id = :c FOR UPDATE OF campaigns;
-SELECT * FROM accounts WHERE id = {info["account"]};
-SELECT p.*, o.* FROM purchase_orders p JOIN orders o ON o.id = p.order_id WHERE p.id = {po} FOR UPDATE;
+SELECT * FROM accounts WHERE id = {info["account"]} FOR SHARE;
+SELECT p.*, o.* FROM purchase_orders p JOIN orders o ON o.id = p.order_id WHERE p.id = {po} FOR NO KEY UPDATE;
 INSERT INTO allocations (account_id, campaign_id, order_id, purchase_order_id, delta, reason, actor)
   VALUES ({info["account"]}, :c, {info["order"]}, {po}, 0.01, 'pgbench', 'pgbench');
 UPDATE campaigns SET version = version + 1, updated_at = now() WHERE id = :c;
