@@ -126,12 +126,31 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 
 def response_media_type(accept: str) -> str:
-    """GraphQL over HTTP: a client that accepts application/graphql-response+json gets it, and
-    so does one that names neither JSON type; the others (and no Accept at all) get
-    application/json. Every response of /graphql follows it, server-made errors included."""
-    if GRAPHQL_RESPONSE in accept or ("application/json" not in accept and "*/*" not in accept and accept.strip()):
+    """GraphQL over HTTP: a client that accepts application/graphql-response+json (at least as
+    much as application/json, by their q values) gets it, and so does one that names no JSON
+    type at all; the others, and no Accept at all, get application/json. Every response of
+    /graphql follows it, server-made errors included."""
+    if not accept.strip():
+        return "application/json"
+    weights: dict[str, float] = {}
+    for entry in accept.split(","):
+        media, *params = (part.strip() for part in entry.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        weights[media.lower()] = max(weights.get(media.lower(), 0.0), q)
+    modern = weights.get(GRAPHQL_RESPONSE, 0.0)
+    legacy = max(weights.get("application/json", 0.0), weights.get("application/*", 0.0), weights.get("*/*", 0.0))
+    if modern > 0 and modern >= legacy:
         return GRAPHQL_RESPONSE + "; charset=utf-8"
-    return "application/json"
+    if legacy > 0:
+        return "application/json"
+    return GRAPHQL_RESPONSE + "; charset=utf-8"
 
 
 def json_error(request: Request, status: int, message: str, code: str, **headers: str) -> JSONResponse:

@@ -7,6 +7,7 @@ import logging
 import httpx
 import pytest
 
+from budgetline.errors import response_media_type
 from resolvers import accounts
 from tests.helpers import Api
 
@@ -135,3 +136,20 @@ async def test_get_answers_are_private_and_vary_by_key_and_media_type(api: Api, 
         assert {v.strip() for v in response.headers["vary"].split(",")} >= {"Accept", "Authorization"}
     posted = await client.post("/graphql", json={"query": "{ viewer { role } }"}, headers=key)
     assert "cache-control" not in posted.headers
+
+
+@pytest.mark.parametrize(
+    ("accept", "media_type"),
+    [
+        ("", "application/json"),
+        ("application/json", "application/json"),
+        ("*/*", "application/json"),
+        ("application/graphql-response+json", MODERN),
+        ("application/graphql-response+json, application/json;q=0.9", MODERN),  # Apollo Client 4
+        ("application/json, application/graphql-response+json;q=0.5", "application/json"),
+        ("application/graphql-response+json;q=0, application/json", "application/json"),
+        ("text/html", MODERN),  # no JSON type named: the spec's default
+    ],
+)
+def test_the_media_type_follows_the_accept_weights(accept: str, media_type: str) -> None:
+    assert response_media_type(accept).split(";")[0] == media_type
