@@ -235,7 +235,18 @@ def wrk(
     sampler.start()
     try:
         out = subprocess.run(
-            ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script), url],
+            # wrk takes whole seconds ("-d2.0s" is a usage error)
+            [
+                "wrk",
+                "-t1",
+                f"-c{concurrency}",
+                f"-d{max(1, round(seconds))}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(script),
+                url,
+            ],
             capture_output=True,
             text=True,
             check=True,
