@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -272,16 +272,22 @@ def assert_ledger_reconciles(database_url: str) -> None:
 
 
 @asynccontextmanager
-async def campaigns_locked(database_url: str) -> AsyncIterator[None]:
-    """Every campaign row held FOR UPDATE by another connection, until the block ends: a write
-    on a campaign waits on the lock, past any statement timeout shorter than the block."""
+async def held(database_url: str, statement: str, *args: Any) -> AsyncIterator[None]:
+    """`statement` run by another connection in a transaction left open until the block ends:
+    the rows it locks or writes stay held, and the server's writes on them wait."""
     holder = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         async with holder.transaction():
-            await holder.execute("SELECT 1 FROM campaigns FOR UPDATE")
+            await holder.execute(statement, *args)
             yield
     finally:
         await holder.close()
+
+
+def campaigns_locked(database_url: str) -> AbstractAsyncContextManager[None]:
+    """Every campaign row held FOR UPDATE: a write on a campaign waits on the lock, past any
+    statement timeout shorter than the block."""
+    return held(database_url, "SELECT 1 FROM campaigns FOR UPDATE")
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:

@@ -17,7 +17,6 @@ import asyncpg
 import pytest
 
 from budgetline import sweeper
-from tests.conftest import plain_url
 from tests.helpers import (
     TODAY,
     Api,
@@ -25,6 +24,7 @@ from tests.helpers import (
     assert_ledger_reconciles,
     check_ledger,
     due_campaigns,
+    held,
     iso,
     pk,
     refused,
@@ -585,7 +585,6 @@ async def test_r5_foreign_key_checks_never_deadlock_with_a_queued_publish(
         await world.ok("updateCampaign", {"campaignId": campaign, "budget": "10.00"})
         key, variables = world.manager, {"campaignId": campaign, "budgetSourceId": world.source}
     [draft] = await drafts_at_review(db, world, 1, "50.00")
-    holder = await asyncpg.connect(plain_url(database_url))
 
     async def waiting(count: int) -> None:
         for _ in range(500):
@@ -598,17 +597,13 @@ async def test_r5_foreign_key_checks_never_deadlock_with_a_queued_publish(
         raise AssertionError(f"{count} transactions never queued")
 
     caplog.clear()
-    try:
-        with caplog.at_level(logging.WARNING):
-            async with holder.transaction():
-                await holder.execute("SELECT 1 FROM orders FOR NO KEY UPDATE")
-                publish = asyncio.create_task(api.mutate("publishCampaign", {"campaignId": draft}, world.manager))
-                await waiting(1)
-                other = asyncio.create_task(api.mutate(third, variables, key))
-                await waiting(2)
-            results = await asyncio.gather(publish, other)
-    finally:
-        await holder.close()
+    with caplog.at_level(logging.WARNING):
+        async with held(database_url, "SELECT 1 FROM orders FOR NO KEY UPDATE"):
+            publish = asyncio.create_task(api.mutate("publishCampaign", {"campaignId": draft}, world.manager))
+            await waiting(1)
+            other = asyncio.create_task(api.mutate(third, variables, key))
+            await waiting(2)
+        results = await asyncio.gather(publish, other)
     assert [r["__typename"] for r in results] == ["Campaign", "Campaign"], results
     assert [r.getMessage() for r in caplog.records if "retrying transaction" in r.getMessage()] == []
     assert_ledger_reconciles(database_url)

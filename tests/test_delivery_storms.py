@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import LiveServer
 from tests.helpers import CAMPAIGN, ERRORS, TODAY, Api, assert_ledger_reconciles, due_campaigns, iso
-from tests.test_concurrency import PUBLISH, drafts_at_review
+from tests.test_concurrency import PUBLISH, drafts_at_review, post
 from tests.test_delivery import live, sweep
 
 pytestmark = pytest.mark.slow
@@ -29,18 +29,6 @@ REPORT = (
 CUT = f"""mutation($id: ID!, $budget: Decimal!) {{ updateCampaign(input: {{campaignId: $id, budget: $budget}}) {{
   __typename {CAMPAIGN} {ERRORS} }} }}"""
 SETTLE = f"""mutation($id: ID!) {{ settleCampaign(input: {{campaignId: $id}}) {{ __typename {CAMPAIGN} {ERRORS} }} }}"""
-
-
-async def post(client: httpx.AsyncClient, server: LiveServer, key: str, query: str, variables: dict[str, Any]) -> Any:
-    response = await client.post(
-        server.url + "/graphql",
-        json={"query": query, "variables": variables},
-        headers={"Authorization": f"Bearer {key}"},
-    )
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert "errors" not in body, body
-    return next(iter(body["data"].values()))
 
 
 def assert_no_deadlock(servers: list[LiveServer]) -> None:
@@ -67,10 +55,10 @@ async def test_storm_spend_reports_race_budget_cuts_and_never_pass_the_budget(
     async def one(client: httpx.AsyncClient, i: int, job: Any) -> dict[str, Any]:
         async with gate:
             if isinstance(job, Decimal):
-                return await post(client, servers[i % 2], world.manager, CUT, {"id": campaign, "budget": str(job)})
+                return await post(client, servers[i % 2].url, world.manager, CUT, {"id": campaign, "budget": str(job)})
             day, amount = job
             input = {"campaignId": campaign, "date": iso(TODAY - timedelta(day)), "amount": str(amount)}
-            return await post(client, servers[i % 2], delivery, REPORT, {"input": input})
+            return await post(client, servers[i % 2].url, delivery, REPORT, {"input": input})
 
     jobs: list[Any] = [*reports, *cuts]
     rng.shuffle(jobs)
@@ -109,10 +97,10 @@ async def test_storm_settlements_race_publishes_on_one_po(
     servers = live_servers(2)
 
     async def settle(client: httpx.AsyncClient, i: int, campaign: str) -> dict[str, Any]:
-        return await post(client, servers[i % 2], delivery, SETTLE, {"id": campaign})
+        return await post(client, servers[i % 2].url, delivery, SETTLE, {"id": campaign})
 
     async def publish(client: httpx.AsyncClient, i: int, campaign: str) -> dict[str, Any]:
-        return await post(client, servers[i % 2], world.manager, PUBLISH, {"id": campaign})
+        return await post(client, servers[i % 2].url, world.manager, PUBLISH, {"id": campaign})
 
     async with httpx.AsyncClient(timeout=60) as client:
         # every settlement twice (from both processes): exactly one of each pair wins

@@ -10,8 +10,7 @@ import httpx
 import pytest
 
 from resolvers import ids
-from tests.conftest import plain_url
-from tests.helpers import Api, World, snapshot
+from tests.helpers import Api, World, held, snapshot
 
 
 @pytest.fixture
@@ -122,21 +121,15 @@ async def test_a_retry_while_the_first_runs_is_told_at_once_and_holds_nothing(
     answers 409 at once instead of waiting with a request slot and a pooled connection."""
     pk = (ids.decode(world.account) or ("", 0))[1]
     key_id = await db.fetchval("SELECT id FROM api_keys WHERE account_id = $1 AND role = 'CAMPAIGN_MANAGER'", pk)
-    holder = await asyncpg.connect(plain_url(database_url))
-    try:
-        async with holder.transaction():
-            await holder.execute(
-                "INSERT INTO idempotency_keys (api_key_id, key, request_hash) VALUES ($1, 'held', 'x')", key_id
-            )
-            before = await snapshot(db)
-            response = await asyncio.wait_for(
-                send(api.client, world.manager, "held", {"input": {"accountId": world.account, "name": "Held"}}), 10
-            )
-            assert response.status_code == 409
-            assert response.json()["errors"][0]["extensions"]["code"] == "IDEMPOTENCY_KEY_IN_USE"
-            assert await snapshot(db) == before
-    finally:
-        await holder.close()
+    insert = "INSERT INTO idempotency_keys (api_key_id, key, request_hash) VALUES ($1, 'held', 'x')"
+    async with held(database_url, insert, key_id):
+        before = await snapshot(db)
+        response = await asyncio.wait_for(
+            send(api.client, world.manager, "held", {"input": {"accountId": world.account, "name": "Held"}}), 10
+        )
+        assert response.status_code == 409
+        assert response.json()["errors"][0]["extensions"]["code"] == "IDEMPOTENCY_KEY_IN_USE"
+        assert await snapshot(db) == before
 
 
 async def test_concurrent_replays_of_a_finished_request_all_get_its_response(api: Api, world: World) -> None:

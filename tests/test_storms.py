@@ -16,7 +16,7 @@ from db import embedded, migrate
 from db.session import ensure_database, with_database
 from tests.conftest import LiveServer
 from tests.helpers import Api, assert_ledger_reconciles
-from tests.test_concurrency import PUBLISH, drafts_at_review, reconcile
+from tests.test_concurrency import PUBLISH, drafts_at_review, post, reconcile
 
 pytestmark = pytest.mark.slow
 ACCOUNTS = {"query": "{ accounts { id } }"}
@@ -146,18 +146,9 @@ async def test_storm_publishes_on_an_order_race_the_account_starting_to_require_
     update = """mutation($id: ID!) { updateAccount(input: {accountId: $id, requiresPurchaseOrder: true}) {
       __typename } }"""
 
-    async def post(client: httpx.AsyncClient, i: int, key: str, query: str, variables: dict[str, Any]) -> Any:
-        response = await client.post(
-            servers[i % 2].url + "/graphql",
-            json={"query": query, "variables": variables},
-            headers={"Authorization": f"Bearer {key}"},
-        )
-        assert response.status_code == 200 and "errors" not in response.json(), response.text
-        return next(iter(response.json()["data"].values()))
-
     async with httpx.AsyncClient(timeout=60) as client:
-        work = [post(client, i, world.manager, PUBLISH, {"id": c}) for i, c in enumerate(campaigns)]
-        work.insert(len(work) // 3, post(client, 1, api.team_secret, update, {"id": world.account}))
+        work = [post(client, servers[i % 2].url, world.manager, PUBLISH, {"id": c}) for i, c in enumerate(campaigns)]
+        work.insert(len(work) // 3, post(client, servers[1].url, api.team_secret, update, {"id": world.account}))
         results = await asyncio.gather(*work)
     assert {(r["__typename"], r.get("code")) for r in results} <= {
         ("Campaign", None),

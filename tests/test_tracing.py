@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -19,8 +18,7 @@ from opentelemetry.trace import StatusCode
 from budgetline.app import create_app
 from budgetline.tracing import REQUEST_ID
 from tests import pooler
-from tests.conftest import plain_url
-from tests.helpers import Api, World
+from tests.helpers import Api, World, held
 
 DROPDOWN = """query Dropdown($id: ID!) { account(id: $id) { budgetSources {
   id displayName amount unallocatedAmount } } }"""
@@ -163,20 +161,15 @@ async def test_a_failed_statement_leaves_no_parameter_in_the_trace(api: Api, wor
     """A statement that times out raises with its SQL; its parameters (amounts, ids) stay out of
     the exception recorded on the resolver's span."""
     campaign = await world.at_review("345.67")
-    holder = await asyncpg.connect(plain_url(database_url))
-    try:
-        async with traced_app(database_url, statement_timeout_ms=300) as (client, exporter):
-            async with holder.transaction():
-                await holder.execute("SELECT 1 FROM purchase_orders FOR UPDATE")
-                response = await client.post(
-                    "/graphql",
-                    json={"query": PUBLISH, "variables": {"id": campaign}},
-                    headers={"Authorization": f"Bearer {world.manager}"},
-                )
-            assert response.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
-            spans = exporter.get_finished_spans()
-    finally:
-        await holder.close()
+    async with traced_app(database_url, statement_timeout_ms=300) as (client, exporter):
+        async with held(database_url, "SELECT 1 FROM purchase_orders FOR UPDATE"):
+            response = await client.post(
+                "/graphql",
+                json={"query": PUBLISH, "variables": {"id": campaign}},
+                headers={"Authorization": f"Bearer {world.manager}"},
+            )
+        assert response.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+        spans = exporter.get_finished_spans()
     events = [e for s in spans for e in s.events if e.name == "exception"]
     assert events, "the failure was not recorded"
     text = attribute_text(spans)
