@@ -23,11 +23,13 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult as StrawberryExecutionResult
 
 from budgetline import idempotency, sweeper, tracing
@@ -41,11 +43,13 @@ from budgetline.errors import (
     json_error,
     response_media_type,
 )
+from budgetline.events import Hub
 from budgetline.graphiql import ASSETS_DIR, ASSETS_PATH, self_hosted
 from budgetline.limits import BodyLimit, Documents, PayloadTooLarge, schema_extensions
 from budgetline.observability import Metrics, OperationName
 from budgetline.persisted import PersistedQueries, PersistedQueryNotFound
 from budgetline.settings import Settings
+from budgetline.websocket import CONNECTION_INIT_TIMEOUT, SocketState, TextFrames, TransportWS
 from db import migrate
 from db.session import create_engine, database_busy, database_unavailable, session_factory
 from resolvers.api_keys import authenticate
@@ -71,7 +75,11 @@ async def _close(session: AsyncSession) -> None:
 
 
 class BudgetlineGraphQL(GraphQL[Context, None]):
-    """Strawberry's ASGI view plus authentication, one session per request and error masking."""
+    """Strawberry's ASGI view plus authentication, one session per request and error masking;
+    subscriptions over graphql-transport-ws (budgetline/websocket.py)."""
+
+    graphql_transport_ws_handler_class = TransportWS  # type: ignore[assignment]
+    websocket_adapter_class = TextFrames  # type: ignore[assignment]
 
     def __init__(
         self,
@@ -79,6 +87,7 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         guard_engine: AsyncEngine,
         settings: Settings,
         metrics: Metrics,
+        hub: Hub,
         tracer_provider: TracerProvider | None = None,
     ) -> None:
         # One parse and validation cache for both paths, bounded in bytes (budgetline/limits.py).
@@ -87,7 +96,12 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         super().__init__(
             build_schema([*schema_extensions(self.documents), OperationName, *traced], schema_class=QuietSchema),
             graphql_ide="graphiql" if settings.graphiql else None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=CONNECTION_INIT_TIMEOUT,
+            max_subscriptions_per_connection=settings.ws_max_subscriptions,
+            allowed_origins=settings.cors_origin_list,
         )
+        self.hub = hub
         self.tracer = tracer_provider.get_tracer("budgetline") if tracer_provider else None
         self.compiled = (
             CompiledQueries(
@@ -107,6 +121,13 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         self.metrics = metrics
         self.persisted = PersistedQueries(max_bytes=settings.cache_max_bytes)
         self.graphiql_html = self_hosted(self.graphql_ide_html)
+
+    async def get_context(self, request: Any, response: Any = None) -> Any:
+        """A WebSocket's: filled in by connection_init (HTTP requests get theirs in _execute)."""
+        return SocketState()
+
+    async def serve_websocket(self, websocket: WebSocket) -> None:
+        await self.run(websocket)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self.graphiql_html)
@@ -431,7 +452,13 @@ def create_app(
     # Idempotent requests wait on each other here, never on the pool the work itself needs.
     guard_engine = new_engine()
     metrics = Metrics(engine)
-    graphql_app = BudgetlineGraphQL(engine, guard_engine, settings, metrics, tracer_provider)
+    # R17: the process's one listening connection, direct (LISTEN does not pass a transaction pooler).
+    hub = Hub(
+        settings.database_direct_url or database_url,
+        queue_size=settings.ws_queue_size,
+        max_sockets_per_key=settings.ws_max_sockets_per_key,
+    )
+    graphql_app = BudgetlineGraphQL(engine, guard_engine, settings, metrics, hub, tracer_provider)
 
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -471,6 +498,7 @@ def create_app(
         finally:
             if sweeping is not None:
                 sweeping.cancel()
+            await hub.stop()
             await engine.dispose()
             await guard_engine.dispose()
             if app.state.untrace is not None:
@@ -485,6 +513,7 @@ def create_app(
             Route("/readyz", readyz),
             Route("/metrics", prometheus),
             Route("/graphql", graphql_app),
+            WebSocketRoute("/graphql", graphql_app.serve_websocket),
             *([Mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR))] if settings.graphiql else []),
         ],
         middleware=[
@@ -505,6 +534,7 @@ def create_app(
     app.state.engine = engine
     app.state.metrics = metrics
     app.state.graphql = graphql_app
+    app.state.hub = hub
     app.state.guard_engine = guard_engine
     return app
 

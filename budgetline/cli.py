@@ -116,6 +116,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         "access_log": False,
         "log_config": None,
         "http": BoundedHttpToolsProtocol,  # a request's head is bounded in size and time
+        # Subscriptions (R17): the websockets library's sans-I/O implementation; a message is
+        # bounded like a request body.
+        "ws": "websockets-sansio",
+        "ws_max_size": settings.max_body_bytes,
     }
     if args.workers == 1:
         app = create_app(url, settings, on_shutdown=[stop] if stop else [])

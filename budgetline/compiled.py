@@ -134,6 +134,9 @@ SOURCE_LEAVES: dict[str, Getter] = {
     "endDate": _column("end_date"),
     "status": lambda s, _: BudgetSourceStatus(budget_sources.record_status(s)),
     "selectable": _selectable,
+    "allocatedPercent": lambda s, _: budget_sources.percent_of(s["allocated_amount"], s["amount"]),
+    "spentPercent": lambda s, _: budget_sources.percent_of(s["spent_amount"], s["amount"]),
+    "daysLeft": lambda s, _: budget_sources.days_left_of(s["end_date"]),
 }
 
 LEAVES: dict[str, dict[str, Getter]] = {

@@ -47,6 +47,8 @@ from graphql import (
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.schema import validate_document
+from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from budgetline.errors import response_media_type
 from budgetline.settings import Settings
@@ -454,7 +456,23 @@ class DocumentGuard(SchemaExtension):
                 context.variables,
                 context.operation_name,
             )
+            if not context.pre_execution_errors and _subscription_over_http(context):
+                context.pre_execution_errors = [GraphQLError(SUBSCRIPTIONS_OVER_HTTP)]
         yield
+
+
+SUBSCRIPTIONS_OVER_HTTP = (
+    "subscriptions run over a WebSocket on /graphql with the graphql-transport-ws protocol (README: Live updates)"
+)
+
+
+def _subscription_over_http(context: ExecutionContext) -> bool:
+    """A subscription outside a WebSocket (whose Context carries its events)."""
+    try:
+        is_subscription = context.operation_type is OperationType.SUBSCRIPTION
+    except Exception:  # no such operation: graphql-core says so when it executes
+        return False
+    return is_subscription and getattr(context.context, "events", None) is None
 
 
 def schema_extensions(documents: Documents) -> list[Callable[[], SchemaExtension]]:

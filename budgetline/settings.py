@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     # Request headers a browser may send cross-origin, comma-separated, replacing the default
     # (ours, Apollo's client awareness and CSRF headers, W3C trace context, Sentry's).
     cors_headers: str = ",".join(DEFAULT_CORS_HEADERS)
+    # Subscriptions (R17): events waiting per subscription before its socket is closed with 1013,
+    # sockets open per API key, subscriptions per socket.
+    ws_queue_size: int = Field(default=100, ge=1, le=100_000)
+    ws_max_sockets_per_key: int = Field(default=100, ge=1, le=100_000)
+    ws_max_subscriptions: int = Field(default=20, ge=1, le=1000)
 
     @property
     def pooled(self) -> bool:

@@ -16,7 +16,9 @@ it. A pass can be killed at any point and never does anything twice. The jobs, i
 1. purge idempotency keys past 24 hours;
 2. R13: end live campaigns whose end date is before today (UTC), endReason SCHEDULE;
 3. R14: settle ended campaigns `BUDGETLINE_SETTLEMENT_DAYS` after their end (so with 0 days, a
-   campaign ended in step 2 is settled in the same pass).
+   campaign ended in step 2 is settled in the same pass);
+4. R16: raise EXPIRING_UNUSED_BUDGET on selectable sources that end soon with money unallocated
+   (once per source and term: a unique index makes a second pass, or a concurrent one, a no-op).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from db import idempotency
 from db.session import session_factory
-from resolvers import campaigns
+from resolvers import alerts, campaigns
 
 log = logging.getLogger("budgetline.sweeper")
 
@@ -70,6 +72,8 @@ async def run_once(engine: AsyncEngine, settlement_days: int, *, wait: bool = Fa
 
         done["campaigns_ended"], done["end_failures"] = await _each(sessions, due_to_end, campaigns.end_due)
         done["campaigns_settled"], done["settle_failures"] = await _each(sessions, due_to_settle, settle)
+        async with sessions() as session, session.begin():
+            done["expiry_alerts_raised"] = await alerts.raise_expiring(session)
         return done
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CHAR, BigInteger, DateTime, FetchedValue, ForeignKey, LargeBinary, Numeric, Text
+from sqlalchemy import CHAR, BigInteger, DateTime, FetchedValue, ForeignKey, LargeBinary, Numeric, SmallInteger, Text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 Money = Numeric(14, 2, asdecimal=True)
@@ -28,6 +29,9 @@ class AccountRow(Base):
     requires_purchase_order: Mapped[bool]
     created_at: Mapped[datetime] = mapped_column(server_default=GENERATED)
     updated_at: Mapped[datetime] = mapped_column(server_default=GENERATED)
+    # R15/R16's alert settings (migration 0006).
+    alert_thresholds: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger), server_default=GENERATED)
+    expiry_warning_days: Mapped[int] = mapped_column(server_default=GENERATED)
 
 
 class ApiKeyRow(Base):
@@ -158,3 +162,22 @@ class SpendReportRow(Base):
     amount: Mapped[Decimal] = mapped_column(Money)
     reported_by: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(server_default=GENERATED)
+
+
+class BudgetAlertRow(Base):
+    """One alert (R15, R16), raised by the triggers of migration 0006 or by the sweeper."""
+
+    __tablename__ = "budget_alerts"
+
+    account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("accounts.id"))
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    order_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("orders.id"))
+    purchase_order_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("purchase_orders.id"))
+    campaign_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("campaigns.id"))
+    threshold: Mapped[int | None] = mapped_column(SmallInteger)
+    amount: Mapped[Decimal | None] = mapped_column(Money)
+    term_end: Mapped[date | None]
+    raised_at: Mapped[datetime] = mapped_column(server_default=GENERATED)
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(Text)

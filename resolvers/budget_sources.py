@@ -8,7 +8,7 @@ and cancellation from its order.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -62,6 +62,23 @@ def unallocated(source: SourceRow) -> Decimal:
 
 def unallocated_of(amount: Decimal, allocated: Decimal) -> Decimal:
     return max(amount - allocated, ZERO)
+
+
+def percent_of(part: Decimal, amount: Decimal) -> Decimal:
+    """allocatedPercent and spentPercent (R15's figures): part / amount * 100, two fraction digits,
+    rounded half up (an amount of 0 has used 0.00 %)."""
+    if amount <= 0:
+        return ZERO
+    return (part * 100 / amount).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def days_left(source: SourceRow, on: date | None = None) -> int:
+    return days_left_of(order_of(source).end_date, on)
+
+
+def days_left_of(end_date: date, on: date | None = None) -> int:
+    """Days from today (UTC) to the end date, both counted: 1 on the last day, 0 once expired."""
+    return max((end_date - (on or today())).days + 1, 0)
 
 
 def is_right_kind(source: SourceRow, account: AccountRow) -> bool:

@@ -70,6 +70,8 @@ class Context:
     user_error_codes: list[str] = field(default_factory=list)
     # Secrets this request's response shows (a new API key's): never to be stored anywhere.
     secrets_shown: list[str] = field(default_factory=list)
+    # On a WebSocket: the socket's share of the process's events (resolvers.subscriptions.EventSource).
+    events: Any = None
     loaders: Loaders = field(init=False)
     # One AsyncSession serves the whole request; GraphQL resolves sibling fields
     # concurrently, so every use of the session takes this lock.
@@ -105,6 +107,14 @@ class Context:
             connection, driver = self._driver
             async with guarded(connection):
                 yield driver
+
+    async def release(self) -> None:
+        """Give the connection back and forget what was read: a subscription between two events
+        holds no connection, and its next event reads afresh."""
+        async with self._lock:
+            await self.session.close()
+            self.loaders = Loaders(self.use_session)
+            self._driver = None
 
     async def transact(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run `work` in one transaction: all of it commits, or none of it does.

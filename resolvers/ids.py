@@ -7,7 +7,17 @@ import binascii
 
 from resolvers.errors import InvalidInput
 
-NODE_TYPES = ("Account", "Order", "PurchaseOrder", "Audience", "Campaign", "ApiKey", "Allocation", "SpendRecord")
+NODE_TYPES = (
+    "Account",
+    "Order",
+    "PurchaseOrder",
+    "Audience",
+    "Campaign",
+    "ApiKey",
+    "Allocation",
+    "SpendRecord",
+    "BudgetAlert",
+)
 
 
 def encode(type_name: str, pk: int) -> str:

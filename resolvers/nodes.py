@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from resolvers import accounts, api_keys, audiences, budget_sources, campaigns, ids, spend
+from resolvers import accounts, alerts, api_keys, audiences, budget_sources, campaigns, ids, spend
 from resolvers.context import Context
 
 
@@ -28,6 +28,8 @@ async def get_node(ctx: Context, global_id: str) -> tuple[str, Any] | None:
         row = await campaigns.get_visible_allocation(ctx, pk)
     elif type_name == "SpendRecord":
         row = await spend.get_visible(ctx, pk)
+    elif type_name == "BudgetAlert":
+        row = await alerts.get_visible(ctx, pk)
     else:
         row = None
     return (type_name, row) if row is not None else None

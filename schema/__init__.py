@@ -12,6 +12,7 @@ from strawberry.schema.config import StrawberryConfig
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.scalars import SCALAR_MAP
+from schema.subscription import Subscription
 from schema.types import ApiKey, Audience, Campaign, Order, PurchaseOrder
 
 
@@ -21,6 +22,7 @@ def build_schema(
     return schema_class(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Order, PurchaseOrder, Campaign, Audience, ApiKey],
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         extensions=list(extensions),

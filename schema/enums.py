@@ -145,3 +145,21 @@ class ErrorCode(Enum):
     BUDGET_BELOW_SPENT = described(
         "BUDGET_BELOW_SPENT", "SpendLimitError: a published campaign's budget cannot go below its spentAmount (R12)."
     )
+
+
+@strawberry.enum(description="What a budget alert reports (R15, R16).")
+class AlertKind(Enum):
+    ALLOCATION_THRESHOLD = described(
+        "ALLOCATION_THRESHOLD", "allocatedAmount / amount crossed one of the account's thresholds upward."
+    )
+    SPEND_THRESHOLD = described(
+        "SPEND_THRESHOLD", "spentAmount / amount crossed one of the account's thresholds upward."
+    )
+    SOURCE_EXHAUSTED = described("SOURCE_EXHAUSTED", "unallocatedAmount reached 0.00.")
+    EXPIRING_UNUSED_BUDGET = described(
+        "EXPIRING_UNUSED_BUDGET",
+        "The source ends within the account's expiryWarningDays and still has money unallocated (once per term).",
+    )
+    BUDGET_RETURNED = described(
+        "BUDGET_RETURNED", "Settlement released a campaign's unspent budget to the source (R14)."
+    )

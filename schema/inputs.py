@@ -196,3 +196,21 @@ class ResumeCampaignInput:
 class EndCampaignInput:
     campaign_id: strawberry.ID = strawberry.field(description=CAMPAIGN_ID)
     expected_version: int | None = strawberry.field(default=None, description=EXPECTED_VERSION)
+
+
+@strawberry.input(description="An account's alert settings (R15); a field left out keeps its value.")
+class UpdateAlertSettingsInput:
+    account_id: strawberry.ID = strawberry.field(description=ACCOUNT_ID)
+    thresholds: list[int] | None = strawberry.field(
+        default=None,
+        description="Percentages from 1 to 100, at most 10, distinct (stored in ascending order); [] turns threshold "
+        "alerts off. Changing them raises nothing.",
+    )
+    expiry_warning_days: int | None = strawberry.field(
+        default=None, description="0 (off) to 365: warn when a source ends within this many days (R16)."
+    )
+
+
+@strawberry.input(description="Marks an alert as seen, for every key of the account.")
+class AcknowledgeAlertInput:
+    alert_id: strawberry.ID = strawberry.field(description="The alert's global ID (BudgetAlert.id).")

@@ -7,7 +7,7 @@ from typing import Annotated, Any, TypeVar, cast, get_args
 
 import strawberry
 
-from resolvers import accounts, api_keys, audiences, budget_sources, campaigns, spend
+from resolvers import accounts, alerts, api_keys, audiences, budget_sources, campaigns, spend
 from resolvers.campaigns import CampaignChanges
 from resolvers.errors import UserError
 from schema.errors import (
@@ -24,6 +24,7 @@ from schema.errors import (
     to_graphql,
 )
 from schema.inputs import (
+    AcknowledgeAlertInput,
     AdvanceCampaignInput,
     AssignBudgetSourceInput,
     CancelBudgetSourceInput,
@@ -44,12 +45,14 @@ from schema.inputs import (
     RevokeApiKeyInput,
     SettleCampaignInput,
     UpdateAccountInput,
+    UpdateAlertSettingsInput,
     UpdateCampaignInput,
 )
 from schema.types import (
     Account,
     ApiKey,
     Audience,
+    BudgetAlert,
     Campaign,
     Deleted,
     Info,
@@ -103,6 +106,13 @@ BudgetSourceResult = Annotated[
 ApiKeyResult = Annotated[
     ApiKey | CommonErrors,
     strawberry.union("ApiKeyResult", description="The API key after the change, or the user error that refused it."),
+]
+BudgetAlertResult = Annotated[
+    BudgetAlert | CommonErrors,
+    strawberry.union(
+        "BudgetAlertResult",
+        description="The alert after the change, or the user error that refused it (ValidationError: a malformed ID).",
+    ),
 ]
 DeleteResult = Annotated[
     Deleted | CommonErrors | CampaignLockedError,
@@ -250,6 +260,25 @@ class Mutation:
     )
     async def end_campaign(self, info: Info, input: Annotated[EndCampaignInput, INPUT]) -> CampaignResult:
         return await _transition(info, "end", input.campaign_id, input.expected_version)
+
+    @strawberry.mutation(
+        description="R15: the account's thresholds and expiry warning; changing them raises nothing by itself."
+    )
+    async def update_alert_settings(
+        self, info: Info, input: Annotated[UpdateAlertSettingsInput, INPUT]
+    ) -> AccountResult:
+        call = alerts.update_settings(
+            info.context,
+            account_id=input.account_id,
+            thresholds=input.thresholds,
+            expiry_warning_days=input.expiry_warning_days,
+        )
+        return await _run(info, call, Account.from_row, AccountResult)
+
+    @strawberry.mutation(description="Marks an alert as seen (acknowledging it again keeps the first time and key).")
+    async def acknowledge_alert(self, info: Info, input: Annotated[AcknowledgeAlertInput, INPUT]) -> BudgetAlertResult:
+        call = alerts.acknowledge(info.context, alert_id=input.alert_id)
+        return await _run(info, call, BudgetAlert.from_row, BudgetAlertResult)
 
     # --- DELIVERY or ACCOUNT_TEAM ------------------------------------------------------------
 

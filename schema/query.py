@@ -11,6 +11,7 @@ from schema.types import (
     Allocation,
     ApiKey,
     Audience,
+    BudgetAlert,
     Campaign,
     Info,
     Node,
@@ -29,6 +30,7 @@ _NODE_TYPES = {
     "ApiKey": ApiKey.from_row,
     "SpendRecord": SpendRecord.from_row,
     "Allocation": Allocation.from_row,
+    "BudgetAlert": BudgetAlert.from_row,
 }
 
 

@@ -16,16 +16,25 @@ from db.models import (
     AllocationRow,
     ApiKeyRow,
     AudienceRow,
+    BudgetAlertRow,
     CampaignRow,
     OrderRow,
     PurchaseOrderRow,
     SpendDayRow,
 )
-from resolvers import accounts, audiences, budget_sources, campaigns, ids, spend
+from resolvers import accounts, alerts, audiences, budget_sources, campaigns, ids, spend
 from resolvers.context import Context
 from resolvers.loaders import cached
 from resolvers.pagination import Page
-from schema.enums import BudgetSourceStatus, CampaignEndReason, CampaignField, CampaignStatus, CampaignStep, Role
+from schema.enums import (
+    AlertKind,
+    BudgetSourceStatus,
+    CampaignEndReason,
+    CampaignField,
+    CampaignStatus,
+    CampaignStep,
+    Role,
+)
 
 Info = strawberry.Info[Context, None]
 T = TypeVar("T")
@@ -197,6 +206,37 @@ class Account(Node):
         )
         return await _campaign_page(info, page)
 
+    @strawberry.field(description="When its alerts are raised (R15, R16); updateAlertSettings changes them.")
+    def alert_settings(self) -> AlertSettings:
+        return AlertSettings(
+            thresholds=list(self.row.alert_thresholds), expiry_warning_days=self.row.expiry_warning_days
+        )
+
+    @strawberry.field(description="Its budget alerts, newest first; first is at most 100.")
+    async def alerts(
+        self,
+        info: Info,
+        first: PageSize = 20,
+        after: After = None,
+        acknowledged: Annotated[
+            bool | None,
+            strawberry.argument(description="True: only acknowledged alerts; false: only open ones; null: all."),
+        ] = None,
+    ) -> BudgetAlertConnection:
+        page = await alerts.of_account(info.context, self.row.id, _first(first, 20), after, acknowledged)
+        return BudgetAlertConnection.from_page(page)
+
+
+@strawberry.type(description="When an account's alerts are raised (R15, R16).")
+class AlertSettings:
+    thresholds: list[int] = strawberry.field(
+        description="Percentages (1 to 100, ascending) whose upward crossing raises ALLOCATION_THRESHOLD and "
+        "SPEND_THRESHOLD alerts; default [50, 80, 95, 100]."
+    )
+    expiry_warning_days: int = strawberry.field(
+        description="EXPIRING_UNUSED_BUDGET when a source ends within this many days (0: off); default 30."
+    )
+
 
 @strawberry.interface(description="What a campaign draws its budget from: a PurchaseOrder or an Order.")
 class BudgetSource:
@@ -228,6 +268,15 @@ class BudgetSource:
     status: BudgetSourceStatus = strawberry.field(
         description="CANCELLED if cancelled (a PO also with its order), else EXPIRED once endDate is before today "
         "(UTC), else ACTIVE."
+    )
+    allocated_percent: Decimal = strawberry.field(
+        description="allocatedAmount / amount * 100, two fraction digits, rounded half up."
+    )
+    spent_percent: Decimal = strawberry.field(
+        description="spentAmount / amount * 100, two fraction digits, rounded half up."
+    )
+    days_left: int = strawberry.field(
+        description="Days from today (UTC) to endDate, both counted (1 on the last day); 0 once expired."
     )
 
     @strawberry.field(description="status is ACTIVE and it is of the kind its account uses (PO or order).")
@@ -272,6 +321,9 @@ def _source_fields(row: OrderRow | PurchaseOrderRow) -> dict[str, Any]:
         "start_date": order.start_date,
         "end_date": order.end_date,
         "status": BudgetSourceStatus(budget_sources.status(row)),
+        "allocated_percent": budget_sources.percent_of(row.allocated_amount, row.amount),
+        "spent_percent": budget_sources.percent_of(row.spent_amount, row.amount),
+        "days_left": budget_sources.days_left(row),
     }
 
 
@@ -505,6 +557,75 @@ class Allocation(Node):
     @strawberry.field(description="The campaign whose allocation changed.")
     async def campaign(self, info: Info) -> Campaign:
         return Campaign.from_row(_must(await info.context.loaders.campaign.load(self.row.campaign_id)))
+
+
+@strawberry.type(description="A budget alert (R15, R16): raised in the transaction that caused it.")
+class BudgetAlert(Node):
+    row: strawberry.Private[BudgetAlertRow]
+    kind: AlertKind = strawberry.field(description="What happened.")
+    threshold: int | None = strawberry.field(
+        description="The percentage crossed, for ALLOCATION_THRESHOLD and SPEND_THRESHOLD; null otherwise."
+    )
+    amount: Decimal | None = strawberry.field(
+        description="The unallocated amount (EXPIRING_UNUSED_BUDGET) or the released one (BUDGET_RETURNED); null "
+        "otherwise."
+    )
+    raised_at: datetime = strawberry.field(description="When it was raised (UTC).")
+    acknowledged_at: datetime | None = strawberry.field(description="When acknowledgeAlert marked it; null until then.")
+    acknowledged_by: str | None = strawberry.field(description="The key that acknowledged it; null until then.")
+
+    @classmethod
+    def from_row(cls, row: BudgetAlertRow) -> BudgetAlert:
+        return cls(
+            id=strawberry.ID(ids.encode("BudgetAlert", row.id)),
+            row=row,
+            kind=AlertKind(row.kind),
+            threshold=row.threshold,
+            amount=row.amount,
+            raised_at=row.raised_at,
+            acknowledged_at=row.acknowledged_at,
+            acknowledged_by=row.acknowledged_by,
+        )
+
+    @strawberry.field(description="The source it is about (for a PO's change that crossed on its order: the order).")
+    async def budget_source(self, info: Info) -> BudgetSource:
+        return source_from_row(_must(await alerts.source_of(info.context, self.row)))
+
+    @strawberry.field(description="The campaign whose change raised it; null for EXPIRING_UNUSED_BUDGET.")
+    def campaign(self, info: Info) -> Campaign | None:
+        return _related(info.context.loaders.campaign, self.row.campaign_id, Campaign.from_row)  # type: ignore[return-value]
+
+    @strawberry.field(description="What happened, in a sentence naming the source.")
+    async def message(self, info: Info) -> str:
+        return alerts.message(self.row, _must(await alerts.source_of(info.context, self.row)))
+
+
+@strawberry.type(description="One alert of a BudgetAlertConnection page, with its cursor.")
+class BudgetAlertEdge:
+    cursor: str = strawberry.field(description=CURSOR)
+    node: BudgetAlert = strawberry.field(description="The alert.")
+
+
+@strawberry.type(description="A page of budget alerts, newest first (a Relay connection).")
+class BudgetAlertConnection:
+    page: strawberry.Private[Page[BudgetAlertRow]]
+    edges: list[BudgetAlertEdge] = strawberry.field(description="The alerts of this page, newest first.")
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+
+    @classmethod
+    def from_page(cls, page: Page[BudgetAlertRow]) -> BudgetAlertConnection:
+        return cls(
+            page=page,
+            edges=[
+                BudgetAlertEdge(cursor=c, node=BudgetAlert.from_row(r))
+                for r, c in zip(page.items, page.cursors, strict=True)
+            ],
+            page_info=PageInfo.from_page(page),
+        )
+
+    @strawberry.field(description="How many alerts the whole connection holds (filter applied), not only this page.")
+    async def total_count(self) -> int:
+        return await self.page.count()
 
 
 @strawberry.type(description="A campaign's spend on one UTC day: the figure of the day's latest report (R11).")

@@ -223,6 +223,7 @@ TABLES = (
     "allocations",
     "spend_reports",
     "spend_days",
+    "budget_alerts",
 )
 
 

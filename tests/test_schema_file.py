@@ -53,6 +53,24 @@ def test_every_name_of_api_md_is_in_the_schema() -> None:
         "type CampaignStateError implements UserError",
         "type SpendLimitError implements UserError",
         "pendingReleaseAmount: Decimal!",
+        # API.md section 7
+        "enum AlertKind {\n  ALLOCATION_THRESHOLD\n  SPEND_THRESHOLD\n  SOURCE_EXHAUSTED\n  EXPIRING_UNUSED_BUDGET\n"
+        "  BUDGET_RETURNED\n}",
+        "type BudgetAlert implements Node",
+        "type BudgetAlertConnection",
+        "type AlertSettings {\n  thresholds: [Int!]!\n  expiryWarningDays: Int!\n}",
+        "alertSettings: AlertSettings!",
+        "alerts(first: Int = 20, after: String = null, acknowledged: Boolean = null): BudgetAlertConnection!",
+        "allocatedPercent: Decimal!",
+        "spentPercent: Decimal!",
+        "daysLeft: Int!",
+        "budgetSourceUpdated(accountId: ID!): BudgetSource!",
+        "campaignUpdated(accountId: ID!): Campaign!",
+        "alertRaised(accountId: ID!): BudgetAlert!",
+        "input UpdateAlertSettingsInput {\n  accountId: ID!\n  thresholds: [Int!] = null\n"
+        "  expiryWarningDays: Int = null\n}",
+        "input AcknowledgeAlertInput {\n  alertId: ID!\n}",
+        "union BudgetAlertResult",
     ):
         assert name in sdl, name
     mutations = re.findall(r"^  (\w+)\(input: (\w+)!\): (\w+)!", sdl.split("type Mutation {")[1], re.M)
@@ -79,4 +97,9 @@ def test_every_name_of_api_md_is_in_the_schema() -> None:
         "pauseCampaign",
         "resumeCampaign",
         "endCampaign",
+        # API.md section 7
+        "updateAlertSettings",
+        "acknowledgeAlert",
     }
+    assert ("updateAlertSettings", "UpdateAlertSettingsInput", "AccountResult") in mutations
+    assert ("acknowledgeAlert", "AcknowledgeAlertInput", "BudgetAlertResult") in mutations

@@ -22,6 +22,7 @@ ID_FIELDS = {
     "orderId": "Order",
     "budgetSourceId": "PurchaseOrder",
     "apiKeyId": "ApiKey",
+    "alertId": "BudgetAlert",
 }
 UNKNOWN_PK = 987654
 
@@ -84,6 +85,11 @@ async def tenants(api: Api) -> tuple[dict[str, str], dict[str, str], str]:
 
     mine = objects(ours, str((await ours.draft())["id"]))
     other = objects(theirs, str((await theirs.draft())["id"]))
+    for world, objs in ((ours, mine), (theirs, other)):
+        await world.published("6000.00")  # 60 % of the PO: one alert
+        alerts = "query($id: ID!) { node(id: $id) { ... on Account { alerts { edges { node { id } } } } } }"
+        edges = (await api.gql(alerts, {"id": world.account}))["node"]["alerts"]["edges"]
+        objs["BudgetAlert"] = edges[0]["node"]["id"]
     other_key = await api.mutate(
         "issueApiKey", {"name": "k", "role": "VIEWER", "accountId": theirs.account}, select="... on ApiKey { id }"
     )

@@ -1,0 +1,124 @@
+"""R17: who may watch an account, and what each event shows them.
+
+Events carry IDs only (budgetline/events.py delivers them); every subscriber re-reads the row
+through its own key's visibility, one short use of a pooled connection per event, given back
+before it waits for the next: an open subscription holds no database connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import select
+
+from db.models import BudgetAlertRow, CampaignRow
+from resolvers import accounts, alerts, budget_sources, campaigns, ids
+from resolvers.context import Context
+from resolvers.errors import InvalidInput, NotFound
+
+SOURCES = frozenset({"Order", "PurchaseOrder"})
+CAMPAIGNS = frozenset({"Campaign"})
+ALERTS = frozenset({"BudgetAlert"})
+RESYNC_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Event:
+    """A committed change: the node type, its account and its primary key."""
+
+    type_name: str
+    account_id: int
+    pk: int
+
+
+class Resync:
+    """Queued after the listening connection came back: events may have been missed."""
+
+
+RESYNC = Resync()
+Item = Event | Resync
+
+
+class Queue(Protocol):
+    async def get(self) -> Item: ...
+
+
+class EventSource(Protocol):
+    """A socket's view of the process's events (budgetline/events.py)."""
+
+    def listen(self, account_id: int, type_names: frozenset[str]) -> AbstractAsyncContextManager[Queue]: ...
+
+
+async def watch(ctx: Context, account_id: str, type_names: frozenset[str]) -> AsyncIterator[Any]:
+    """The rows to send for `account_id`'s events of these types. An unknown ID, another
+    account's, or not an account ID at all: NOT_FOUND, the same words for each, before any event."""
+    events: EventSource | None = ctx.events
+    if events is None:
+        raise InvalidInput("subscriptions run over a WebSocket (graphql-transport-ws) on /graphql", "accountId")
+    decoded = ids.decode(account_id)
+    account = await accounts.get_visible(ctx, decoded[1]) if decoded and decoded[0] == "Account" else None
+    await ctx.release()
+    if account is None:
+        raise NotFound("no account with this accountId", "accountId")
+    return _rows(ctx, events, account.id, type_names)
+
+
+async def _rows(ctx: Context, events: EventSource, account_id: int, type_names: frozenset[str]) -> AsyncIterator[Any]:
+    async with events.listen(account_id, type_names) as queue:
+        seen_alert = await _last_alert(ctx, account_id) if type_names == ALERTS else 0
+        await ctx.release()
+        while True:
+            item = await queue.get()
+            if isinstance(item, Resync):
+                rows = [row async for row in _current(ctx, account_id, type_names, seen_alert)]
+            else:
+                row = await _changed(ctx, item)
+                rows = [row] if row is not None else []
+            await ctx.release()
+            for row in rows:
+                if isinstance(row, BudgetAlertRow):
+                    seen_alert = max(seen_alert, row.id)
+                yield row
+                # Its fields were resolved and sent: give the connection back before waiting.
+                await ctx.release()
+
+
+async def _changed(ctx: Context, event: Event) -> Any:
+    """The row as this key sees it now; None if it is gone or not visible."""
+    if event.type_name in SOURCES:
+        return await budget_sources.get_visible(ctx, event.type_name, event.pk)
+    if event.type_name == "Campaign":
+        return await campaigns.get_visible(ctx, event.pk)
+    if event.type_name == "BudgetAlert":
+        return await alerts.get_visible(ctx, event.pk)
+    return None
+
+
+async def _current(ctx: Context, account_id: int, type_names: frozenset[str], seen_alert: int) -> AsyncIterator[Any]:
+    """After a reconnect: every source or campaign of the account, or the alerts not yet sent."""
+    if type_names == SOURCES:
+        for order in await budget_sources.orders_of_account(ctx, account_id):
+            yield order
+        for po in await budget_sources.purchase_orders_of_account(ctx, account_id):
+            yield po
+        return
+    model: Any = CampaignRow if type_names == CAMPAIGNS else BudgetAlertRow
+    after = seen_alert if model is BudgetAlertRow else 0
+    while True:
+        stmt = select(model).where(model.account_id == account_id, model.id > after)
+        async with ctx.use_session() as session:
+            batch: list[Any] = list(await session.scalars(stmt.order_by(model.id).limit(RESYNC_BATCH)))
+        for row in batch:
+            yield row
+        if len(batch) < RESYNC_BATCH:
+            return
+        after = batch[-1].id
+
+
+async def _last_alert(ctx: Context, account_id: int) -> int:
+    stmt = select(BudgetAlertRow.id).where(BudgetAlertRow.account_id == account_id)
+    async with ctx.use_session() as session:
+        return int(await session.scalar(stmt.order_by(BudgetAlertRow.id.desc()).limit(1)) or 0)
