@@ -79,7 +79,7 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
     subscriptions over graphql-transport-ws (budgetline/websocket.py)."""
 
     graphql_transport_ws_handler_class = TransportWS  # type: ignore[assignment]
-    websocket_adapter_class = TextFrames  # type: ignore[assignment]
+    websocket_adapter_class = TextFrames
 
     def __init__(
         self,

@@ -12,10 +12,10 @@ Where each alert comes from:
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import Date, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -147,18 +147,19 @@ async def raise_expiring(session: AsyncSession, on: date | None = None) -> int:
     unallocated: at most once per source and term end (a unique index; an amendment that moves
     the end date arms it again). How many it raised."""
     day = on or budget_sources.today()
-    horizon = day + timedelta(days=MAX_EXPIRY_WARNING_DAYS)
-    # Narrowed in SQL to live terms within the longest warning; R4 and R16 decide below.
-    orders = select(OrderRow, AccountRow).join(AccountRow, AccountRow.id == OrderRow.account_id)
-    orders = orders.where(
-        OrderRow.cancelled_at.is_(None), OrderRow.end_date >= day, OrderRow.end_date <= horizon
-    ).where(AccountRow.expiry_warning_days > 0)
+    # Narrowed in SQL to live, uncancelled terms ending within the account's warning (a day of
+    # slack); R4 and R16 decide below, in Python, with the rules every other path uses.
+    ends_soon = (
+        OrderRow.cancelled_at.is_(None),
+        OrderRow.end_date >= day,
+        OrderRow.end_date <= literal(day, Date) + AccountRow.expiry_warning_days,
+    )
+    orders = select(OrderRow, AccountRow).join(AccountRow, AccountRow.id == OrderRow.account_id).where(*ends_soon)
     pos = (
         select(PurchaseOrderRow, AccountRow)
         .join(PurchaseOrderRow.order)
         .join(AccountRow, AccountRow.id == PurchaseOrderRow.account_id)
-        .where(PurchaseOrderRow.cancelled_at.is_(None), OrderRow.end_date >= day, OrderRow.end_date <= horizon)
-        .where(AccountRow.expiry_warning_days > 0, AccountRow.requires_purchase_order)
+        .where(PurchaseOrderRow.cancelled_at.is_(None), AccountRow.requires_purchase_order, *ends_soon)
     )
     candidates: list[tuple[SourceRow, AccountRow]] = []
     for stmt in (orders.where(AccountRow.requires_purchase_order.is_(False)), pos):

@@ -106,3 +106,24 @@ async def test_the_link_make_run_prints_runs_the_first_query_on_the_demo(
     ]
     if os.environ.get("BUDGETLINE_UPDATE_SCREENSHOT"):
         shutil.copy(screenshot, ROOT / "docs" / "graphiql.png")
+
+
+@pytest.mark.slow
+async def test_graphiql_runs_a_subscription_in_chromium(api: Api, live_servers: Any, tmp_path: Path) -> None:
+    """R17: GraphiQL sends its Headers tab in connection_init; the result pane shows the events."""
+    if not HAVE_CHROMIUM:
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (or set CHROMIUM) to run the browser test")
+    world = await api.world()
+    probe = (await world.draft("probe"))["id"]
+    [server] = live_servers(1)
+    live = 'subscription Live { campaignUpdated(accountId: "ACCOUNT") { name status } }'
+    query = live.replace("ACCOUNT", world.account)
+    running = asyncio.create_task(run_graphiql(server.url + "/graphql", world.viewer, query, tmp_path / "live.png"))
+    renames = 0
+    while not running.done() and renames < 60:  # until the pane shows an event (this process writes)
+        renames += 1
+        await world.ok("updateCampaign", {"campaignId": probe, "name": f"live {renames}"})
+        await asyncio.wait({running}, timeout=0.5)
+    shown = await running
+    assert shown["data"]["campaignUpdated"]["status"] == "DRAFT"
+    assert shown["data"]["campaignUpdated"]["name"].startswith("live ")

@@ -17,6 +17,7 @@ from db.session import ensure_database, with_database
 from tests.conftest import LiveServer
 from tests.helpers import Api, assert_ledger_reconciles
 from tests.test_concurrency import PUBLISH, drafts_at_review, post, reconcile
+from tests.ws import GqlSocket
 
 pytestmark = pytest.mark.slow
 ACCOUNTS = {"query": "{ accounts { id } }"}
@@ -163,3 +164,47 @@ async def test_storm_publishes_on_an_order_race_the_account_starting_to_require_
     )
     assert late == [], f"published on an order after the account required POs ({updated})"
     await reconcile(db)
+
+
+async def test_storm_64_publishes_on_one_po_with_50_subscribers_across_two_processes(
+    api: Api, db: asyncpg.Connection, live_servers: Any, database_url: str
+) -> None:
+    """R17 under load: every subscriber sees every committed publish's source update exactly once
+    (docs/benchmarks.md W6 measures what the subscribers cost the writers)."""
+    world = await api.world(order_amount="50000.00", po_amount="4000.00")
+    campaigns = await drafts_at_review(db, world, 64, "100.00")  # 40 fit in the PO
+    servers = live_servers(2)
+    sockets = [
+        await GqlSocket.open(servers[i % 2].url.replace("http://", "ws://") + "/graphql", world.viewer)
+        for i in range(50)
+    ]
+    query = "subscription($a: ID!) { budgetSourceUpdated(accountId: $a) { __typename id allocatedAmount } }"
+    for socket in sockets:
+        await socket.subscribe("s", query, {"a": world.account})
+    # A subscribe has no answer: a probe change (a new PO: itself and its order) reaches every one.
+    await asyncio.sleep(1)
+    probe = await api.create_po(world.order, "PO-probe", "1.00")
+    for socket in sockets:
+        seen = {(await socket.receive())["payload"]["data"]["budgetSourceUpdated"]["id"] for _ in range(2)}
+        assert seen == {probe, world.order}
+    limits = httpx.Limits(max_connections=64)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        results = await asyncio.gather(
+            *(post(client, servers[i % 2].url, world.manager, PUBLISH, {"id": c}) for i, c in enumerate(campaigns))
+        )
+    committed = sum(r["__typename"] == "Campaign" for r in results)
+    assert committed == 40
+    for socket in sockets:
+        updates = [(await socket.receive())["payload"]["data"]["budgetSourceUpdated"] for _ in range(2 * committed)]
+        po = [u for u in updates if u["id"] == world.po]
+        assert len(po) == committed and len(updates) - len(po) == committed  # the PO and its order, each once
+        assert po[-1]["allocatedAmount"] == "4000.00"  # read after the last commit
+    await asyncio.sleep(0.3)
+    for socket in sockets:
+        with pytest.raises(TimeoutError):
+            await socket.receive(within=0.01)  # and nothing more
+        await socket.close()
+    for server in servers:
+        assert "Traceback" not in server.log_path.read_text()
+    await reconcile(db)
+    assert_ledger_reconciles(database_url)

@@ -166,6 +166,7 @@ DROP TRIGGER orders_changed ON orders;
 DROP TRIGGER purchase_orders_changed ON purchase_orders;
 DROP FUNCTION budget_sources_changed();
 DROP TABLE budget_alerts;
+DROP FUNCTION budget_alerts_raised();
 ALTER TABLE accounts DROP COLUMN alert_thresholds, DROP COLUMN expiry_warning_days;
 """
 
