@@ -149,16 +149,23 @@ async def storm(url: str, key: str, drafts: list[str], clients: int = 64) -> flo
     return len(drafts) / (time.perf_counter() - started)
 
 
-async def latency(url: str, key: str, drafts: list[str], subs: list[Subscriber], every_s: float) -> list[float]:
+async def latency(
+    url: str, key: str, po: str, drafts: list[str], subs: list[Subscriber], every_s: float
+) -> list[float]:
     """Milliseconds from each publish's response to each subscriber's receipt of its PO update."""
     committed: list[tuple[float, Decimal]] = []
     async with httpx.AsyncClient(timeout=60) as http:
+        figures = "query($id: ID!) { node(id: $id) { ... on BudgetSource { allocatedAmount } } }"
+        response = await http.post(
+            url, json={"query": figures, "variables": {"id": po}}, headers={"Authorization": f"Bearer {key}"}
+        )
+        base = Decimal(response.json()["data"]["node"]["allocatedAmount"])
         for campaign in drafts:
             response = await http.post(
                 url, json={"query": PUBLISH, "variables": {"id": campaign}}, headers={"Authorization": f"Bearer {key}"}
             )
             assert response.json()["data"]["publishCampaign"]["__typename"] == "Campaign", response.text
-            committed.append((time.perf_counter(), Decimal(len(committed) + 1) * 100))
+            committed.append((time.perf_counter(), base + Decimal(len(committed) + 1) * 100))
             await asyncio.sleep(every_s)
     await asyncio.sleep(3.0)
     samples = []
@@ -211,7 +218,7 @@ async def main_async(args: argparse.Namespace) -> None:
             )
             subs = await subscribers(ws_url, key, info, args.subscribers)
             batch, drafts = drafts[: args.publishes], drafts[args.publishes :]
-            samples = await latency(server.url, key, batch, subs, args.every)
+            samples = await latency(server.url, key, info["po"], batch, subs, args.every)
             cuts = quantiles(samples, n=100)
             print(
                 f"latency, {args.subscribers} subscribers, {args.publishes} publishes: p50 {cuts[49]:.1f} ms, "

@@ -455,6 +455,7 @@ def create_app(
     # R17: the process's one listening connection, direct (LISTEN does not pass a transaction pooler).
     hub = Hub(
         settings.database_direct_url or database_url,
+        session_factory(engine),
         queue_size=settings.ws_queue_size,
         max_sockets_per_key=settings.ws_max_sockets_per_key,
     )

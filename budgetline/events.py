@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.session import plain_url
 from resolvers.subscriptions import RESYNC, Event, Item
@@ -88,6 +89,9 @@ class Socket:
                 if not watching:
                     del self.hub.by_account[account_id]
 
+    async def read_once(self, event: Event, read: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
+        return await self.hub.read_once(event, read)
+
     def shut(self, code: int, reason: str) -> None:
         """Close the socket once, without waiting for it (called from the listener's callback)."""
         if self.closing is None:
@@ -102,8 +106,11 @@ class Socket:
 class Hub:
     """The process's one listening connection and the subscriptions it feeds."""
 
-    def __init__(self, url: str, *, queue_size: int, max_sockets_per_key: int) -> None:
+    def __init__(
+        self, url: str, sessions: Callable[[], AsyncSession], *, queue_size: int, max_sockets_per_key: int
+    ) -> None:
         self.url = plain_url(url)
+        self.sessions = sessions
         self.queue_size = queue_size
         self.max_sockets_per_key = max_sockets_per_key
         self.by_account: dict[int, set[Subscription]] = {}
@@ -134,6 +141,17 @@ class Hub:
     def revoked(self, api_key_id: int) -> None:
         for socket in list(self.by_key.get(api_key_id, ())):
             socket.shut(FORBIDDEN, "the API key was revoked")
+
+    async def read_once(self, event: Event, read: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
+        """The row of an event, read once for all of this process's subscribers (in a task of its
+        own, so a subscriber that leaves mid-read cancels nothing the others wait for)."""
+        if event.read is None:
+            event.read = asyncio.ensure_future(self._read(read))
+        return await asyncio.shield(event.read)
+
+    async def _read(self, read: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
+        async with self.sessions() as session:
+            return await read(session)
 
     # --- the listening connection ---------------------------------------------------------
 

@@ -1,21 +1,25 @@
 """R17: who may watch an account, and what each event shows them.
 
-Events carry IDs only (budgetline/events.py delivers them); every subscriber re-reads the row
-through its own key's visibility, one short use of a pooled connection per event, given back
-before it waits for the next: an open subscription holds no database connection.
+Events carry IDs only (budgetline/events.py delivers them). The row an event names is read once
+per process, after the commit, by whichever subscriber gets to it first (`EventSource.read_once`),
+and each subscriber then judges it through its own key (`visible`) and resolves its own fields
+with its own loaders. Between events a subscription holds no database connection.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import BudgetAlertRow, CampaignRow
-from resolvers import accounts, alerts, budget_sources, campaigns, ids
+from db.models import BudgetAlertRow, CampaignRow, OrderRow, PurchaseOrderRow
+from resolvers import accounts, budget_sources, ids
+from resolvers.access import visible
 from resolvers.context import Context
 from resolvers.errors import InvalidInput, NotFound
 
@@ -25,13 +29,16 @@ ALERTS = frozenset({"BudgetAlert"})
 RESYNC_BATCH = 500
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Event:
-    """A committed change: the node type, its account and its primary key."""
+    """A committed change: the node type, its account and its primary key. One object per
+    notification, handed to every subscription of the process that wants it."""
 
     type_name: str
     account_id: int
     pk: int
+    # The row's read, shared by the process's subscribers (EventSource.read_once).
+    read: Any = field(default=None, repr=False)
 
 
 class Resync:
@@ -50,6 +57,10 @@ class EventSource(Protocol):
     """A socket's view of the process's events (budgetline/events.py)."""
 
     def listen(self, account_id: int, type_names: frozenset[str]) -> AbstractAsyncContextManager[Queue]: ...
+
+    async def read_once(self, event: Event, read: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
+        """`read` run once per event in the process, on a session of its own; its result shared."""
+        ...
 
 
 async def watch(ctx: Context, account_id: str, type_names: frozenset[str]) -> AsyncIterator[Any]:
@@ -75,7 +86,7 @@ async def _rows(ctx: Context, events: EventSource, account_id: int, type_names: 
             if isinstance(item, Resync):
                 rows = [row async for row in _current(ctx, account_id, type_names, seen_alert)]
             else:
-                row = await _changed(ctx, item)
+                row = visible(ctx.principal, await events.read_once(item, partial(_read, item)))
                 rows = [row] if row is not None else []
             await ctx.release()
             for row in rows:
@@ -86,15 +97,15 @@ async def _rows(ctx: Context, events: EventSource, account_id: int, type_names: 
                 await ctx.release()
 
 
-async def _changed(ctx: Context, event: Event) -> Any:
-    """The row as this key sees it now; None if it is gone or not visible."""
-    if event.type_name in SOURCES:
-        return await budget_sources.get_visible(ctx, event.type_name, event.pk)
-    if event.type_name == "Campaign":
-        return await campaigns.get_visible(ctx, event.pk)
-    if event.type_name == "BudgetAlert":
-        return await alerts.get_visible(ctx, event.pk)
-    return None
+async def _read(event: Event, session: AsyncSession) -> Any:
+    """The row an event names, as it is now (None if it is gone)."""
+    model = {
+        "Order": OrderRow,
+        "PurchaseOrder": PurchaseOrderRow,
+        "Campaign": CampaignRow,
+        "BudgetAlert": BudgetAlertRow,
+    }.get(event.type_name)
+    return await session.get(model, event.pk) if model is not None else None
 
 
 async def _current(ctx: Context, account_id: int, type_names: frozenset[str], seen_alert: int) -> AsyncIterator[Any]:
