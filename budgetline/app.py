@@ -44,6 +44,7 @@ from budgetline.errors import (
     response_media_type,
 )
 from budgetline.events import Hub
+from budgetline.exports import LedgerExport
 from budgetline.graphiql import ASSETS_DIR, ASSETS_PATH, self_hosted
 from budgetline.limits import BodyLimit, Documents, PayloadTooLarge, schema_extensions
 from budgetline.observability import Metrics, OperationName
@@ -514,6 +515,11 @@ def create_app(
             Route("/readyz", readyz),
             Route("/metrics", prometheus),
             Route("/graphql", graphql_app),
+            Route(
+                "/exports/ledger.csv",
+                LedgerExport(engine, session_factory(engine), settings.statement_timeout_ms).endpoint,
+                methods=["GET"],
+            ),
             WebSocketRoute("/graphql", graphql_app.serve_websocket),
             *([Mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR))] if settings.graphiql else []),
         ],

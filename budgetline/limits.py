@@ -193,8 +193,14 @@ class Measure:
             return 1, False
         type_ = definition.type.of_type if is_non_null_type(definition.type) else definition.type
         if is_list_type(type_) and is_composite_type(get_named_type(type_)):
-            return self.list_size, False
+            bound = BOUNDED_LISTS.get((parent.name, node.name.value)) if parent is not None else None
+            return bound or self.list_size, False
         return 1, False
+
+
+# Lists of objects whose length the data itself bounds, counted at that bound rather than at
+# cost_list_size: an activity entry's changes are at most its subject's fields.
+BOUNDED_LISTS = {("ActivityEntry", "changes"): 20}
 
 
 def _page_size(literal: str) -> int:

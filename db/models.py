@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import CHAR, BigInteger, DateTime, FetchedValue, ForeignKey, LargeBinary, Numeric, SmallInteger, Text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 Money = Numeric(14, 2, asdecimal=True)
@@ -181,3 +181,57 @@ class BudgetAlertRow(Base):
     raised_at: Mapped[datetime] = mapped_column(server_default=GENERATED)
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(Text)
+
+
+class BudgetChangeRequestRow(Base):
+    """A customer's request for a new amount and/or end date of a source (R19)."""
+
+    __tablename__ = "budget_change_requests"
+
+    account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("accounts.id"))
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    order_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("orders.id"))
+    purchase_order_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("purchase_orders.id"))
+    status: Mapped[str] = mapped_column(Text, server_default=GENERATED)
+    amount: Mapped[Decimal | None] = mapped_column(Money)
+    end_date: Mapped[date | None]
+    note: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(Text)
+    requested_at: Mapped[datetime] = mapped_column(server_default=GENERATED)
+    decided_by: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+
+class AmendmentRow(Base):
+    """One change of an order's or a PO's amount or an order's end date (R18), append-only."""
+
+    __tablename__ = "amendments"
+
+    account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("accounts.id"))
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    order_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("orders.id"))
+    purchase_order_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("purchase_orders.id"))
+    amount_before: Mapped[Decimal] = mapped_column(Money)
+    amount_after: Mapped[Decimal] = mapped_column(Money)
+    end_date_before: Mapped[date]
+    end_date_after: Mapped[date]
+    note: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(Text)
+    request_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("budget_change_requests.id"))
+    created_at: Mapped[datetime] = mapped_column(server_default=GENERATED)
+
+
+class ActivityRow(Base):
+    """One entry of the trace (R20): a successful mutation, a spend report or a sweeper action."""
+
+    __tablename__ = "activity"
+
+    account_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("accounts.id"))
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(server_default=GENERATED)
+    actor: Mapped[str] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(Text)
+    operation: Mapped[str] = mapped_column(Text)
+    subject_id: Mapped[str] = mapped_column(Text)
+    changes: Mapped[list[dict[str, str | None]]] = mapped_column(JSONB, server_default=GENERATED)

@@ -19,8 +19,8 @@ from sqlalchemy import Date, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import AccountRow, BudgetAlertRow, OrderRow, PurchaseOrderRow
-from resolvers import budget_sources
+from db.models import AccountRow, ActivityRow, BudgetAlertRow, OrderRow, PurchaseOrderRow
+from resolvers import activity, budget_sources, ids
 from resolvers.access import get_account_for_write, get_for_write, require_writer, visible
 from resolvers.budget_sources import SourceRow
 from resolvers.context import Context
@@ -191,6 +191,22 @@ async def raise_expiring(session: AsyncSession, on: date | None = None) -> int:
             ],
             index_where=BudgetAlertRow.kind == "EXPIRING_UNUSED_BUDGET",
         )
-        .returning(BudgetAlertRow.id)
+        .returning(BudgetAlertRow.account_id, BudgetAlertRow.id, BudgetAlertRow.amount)
     )
-    return len((await session.execute(statement)).all())
+    raised = (await session.execute(statement)).all()
+    for account_id, pk, amount in raised:  # R20: the sweeper's raiseAlert
+        session.add(
+            ActivityRow(
+                account_id=account_id,
+                actor=activity.SWEEPER,
+                request_id=None,
+                operation="raiseAlert",
+                subject_id=ids.encode("BudgetAlert", pk),
+                changes=[
+                    {"field": "kind", "before": None, "after": "EXPIRING_UNUSED_BUDGET"},
+                    {"field": "amount", "before": None, "after": activity.serialise("amount", amount)},
+                ],
+            )
+        )
+    await session.flush()
+    return len(raised)

@@ -7,6 +7,7 @@ and cancellation from its order.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -16,9 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import reads
-from db.models import AccountRow, OrderRow, PurchaseOrderRow
+from db.models import AccountRow, AmendmentRow, CampaignRow, OrderRow, PurchaseOrderRow
 from db.reads import Record
-from resolvers import ids, validation
+from resolvers import activity, ids, validation
 from resolvers.access import (
     get_account_for_write,
     get_for_write,
@@ -27,7 +28,7 @@ from resolvers.access import (
     visible,
 )
 from resolvers.context import Context, Principal
-from resolvers.errors import BudgetSourceProblem, InsufficientBudget
+from resolvers.errors import BudgetSourceProblem, InsufficientBudget, InvalidInput, NotFound
 
 SourceRow = OrderRow | PurchaseOrderRow
 
@@ -361,8 +362,195 @@ async def cancel(ctx: Context, *, budget_source_id: str) -> SourceRow:
     async def work(session: AsyncSession) -> SourceRow:
         source = await resolve_source_id(session, ctx.principal, budget_source_id, "budgetSourceId")
         if source.cancelled_at is None:
+            activity.note_change(session, source, "status", status(source), "CANCELLED")
             source.cancelled_at = datetime.now(UTC)
             await session.flush()
         return source
 
     return await ctx.transact(work)
+
+
+# --- amendments (R18, ACCOUNT_TEAM only; change requests apply them too: resolvers/change_requests.py) ---
+
+
+@dataclass(frozen=True)
+class Amendment:
+    """What to change: a new amount (of the order or the PO) and/or a new end date (of the order,
+    also when asked on a PO, which follows its order's term)."""
+
+    amount: Decimal | None
+    end_date: date | None
+    note: str
+
+
+async def amend_order(
+    ctx: Context, *, order_id: str, amount: Decimal | None, end_date: date | None, note: str
+) -> OrderRow:
+    require_account_team(ctx.principal)
+    change = _checked(amount, end_date, note)
+
+    async def work(session: AsyncSession) -> OrderRow:
+        order = await lock_order_and_its_pos(session, ctx.principal, order_id, "orderId")
+        await apply_amendment(session, order, change, ctx.principal.actor)
+        return order
+
+    return await ctx.transact(work)
+
+
+async def amend_purchase_order(
+    ctx: Context, *, purchase_order_id: str, amount: Decimal | None, note: str
+) -> PurchaseOrderRow:
+    require_account_team(ctx.principal)
+    change = _checked(amount, None, note)
+
+    async def work(session: AsyncSession) -> PurchaseOrderRow:
+        _, pk = ids.expect(purchase_order_id, "purchaseOrderId", "PurchaseOrder")
+        found = await session.get(PurchaseOrderRow, pk)
+        if visible(ctx.principal, found) is None:
+            raise NotFound("no purchase order with this purchaseOrderId", "purchaseOrderId")
+        assert found is not None
+        po = await lock_source(session, found.order_id, found.id)  # the PO, then its order (R5)
+        assert isinstance(po, PurchaseOrderRow)
+        await apply_amendment(session, po, change, ctx.principal.actor)
+        return po
+
+    return await ctx.transact(work)
+
+
+def _checked(amount: Decimal | None, end_date: date | None, note: str) -> Amendment:
+    clean = validation.note(note, "note")
+    if amount is None and end_date is None:
+        raise InvalidInput("give the new amount, the new endDate, or both", "amount")
+    if amount is not None:
+        validation.positive_amount(amount, "amount")
+    return Amendment(amount, end_date, clean)
+
+
+async def lock_order_and_its_pos(session: AsyncSession, principal: Principal, order_id: str, field: str) -> OrderRow:
+    """R18's locks for an order: its POs by ID, then the order (R5's order: POs before orders)."""
+    _, pk = ids.expect(order_id, field, "Order")
+    found = await session.get(OrderRow, pk)
+    if visible(principal, found) is None:
+        raise NotFound(f"no order with this {field}", field)
+    pos = select(PurchaseOrderRow.id).where(PurchaseOrderRow.order_id == pk).order_by(PurchaseOrderRow.id)
+    await session.execute(pos.with_for_update(key_share=True))
+    stmt = select(OrderRow).where(OrderRow.id == pk).with_for_update(key_share=True)
+    return (await session.scalars(stmt.execution_options(populate_existing=True))).one()
+
+
+async def apply_amendment(
+    session: AsyncSession, source: SourceRow, change: Amendment, actor: str, request_id: int | None = None
+) -> list[AmendmentRow]:
+    """R18 on a source whose rows are locked (lock_order_and_its_pos, or lock_source for a PO's
+    amount): every check first, then the change and its record. An end date on a PO amends its
+    order's term (the caller then holds the order's POs too)."""
+    order = order_of(source)
+    where = "orderId" if isinstance(source, OrderRow) else "purchaseOrderId"
+    if source.cancelled_at is not None or order.cancelled_at is not None:
+        raise BudgetSourceProblem(
+            f"{display_name(source)} is cancelled and cannot be amended", where, code="BUDGET_SOURCE_NOT_SELECTABLE"
+        )
+    if change.amount is not None:
+        check_amount_change(source, change.amount)
+    if change.end_date is not None:
+        await check_end_date_change(session, order, change.end_date)
+    done: list[AmendmentRow] = []
+    if isinstance(source, OrderRow):  # one record of both changes
+        amount = change.amount if change.amount is not None else source.amount
+        end_date = change.end_date if change.end_date is not None else source.end_date
+        if (amount, end_date) != (source.amount, source.end_date):
+            done.append(_record(source, amount=amount, end_date=end_date, change=change, actor=actor))
+            source.amount, source.end_date = amount, end_date
+    else:  # the order's term on the order, the PO's amount on the PO
+        if change.end_date is not None and change.end_date != order.end_date:
+            done.append(_record(order, amount=order.amount, end_date=change.end_date, change=change, actor=actor))
+            order.end_date = change.end_date
+        if change.amount is not None and change.amount != source.amount:
+            done.append(_record(source, amount=change.amount, end_date=order.end_date, change=change, actor=actor))
+            source.amount = change.amount
+    if not done:
+        raise InvalidInput(f"{display_name(source)} has this amount and end date already: nothing to amend", "amount")
+    for row in done:
+        row.request_id = request_id
+        session.add(row)
+    await session.flush()
+    return done
+
+
+def _record(source: SourceRow, *, amount: Decimal, end_date: date, change: Amendment, actor: str) -> AmendmentRow:
+    order = order_of(source)
+    return AmendmentRow(
+        account_id=source.account_id,
+        order_id=order.id,
+        purchase_order_id=source.id if isinstance(source, PurchaseOrderRow) else None,
+        amount_before=source.amount,
+        amount_after=amount,
+        end_date_before=order.end_date,
+        end_date_after=end_date,
+        note=change.note,
+        actor=actor,
+    )
+
+
+def check_amount_change(source: SourceRow, amount: Decimal) -> None:
+    """R18: never below what is committed; a PO's increase within what its order has left."""
+    if isinstance(source, PurchaseOrderRow):
+        floor = source.allocated_amount
+        committed = f"its allocated {floor}"
+    else:
+        floor = max(source.allocated_amount, source.purchase_order_total)
+        committed = f"its allocated {source.allocated_amount} and its POs' {source.purchase_order_total}"
+    if amount < floor:
+        raise InsufficientBudget(
+            f"{amount} is below what {display_name(source)} has committed ({committed})",
+            "amount",
+            amount,
+            floor,
+            code="AMOUNT_BELOW_COMMITTED",
+        )
+    if isinstance(source, PurchaseOrderRow) and amount > source.amount:
+        order = source.order
+        room = order.amount - (order.purchase_order_total - source.amount)
+        if amount > room:
+            raise InsufficientBudget(
+                f"{amount} exceeds the {room} of {display_name(order)} its other POs leave",
+                "amount",
+                amount,
+                room,
+            )
+
+
+async def check_end_date_change(session: AsyncSession, order: OrderRow, end_date: date) -> None:
+    """R18: a term still ends on or after it starts, and a shorter one cuts no live or paused
+    campaign of the order or its POs (drafts are checked again by R3 and R5)."""
+    validation.term(order.start_date, end_date)
+    if end_date >= order.end_date:
+        return
+    stmt = (
+        select(CampaignRow.name, CampaignRow.end_date)
+        .where(
+            CampaignRow.order_id == order.id,
+            CampaignRow.status.in_(("PUBLISHED", "PAUSED")),
+            CampaignRow.end_date > end_date,
+        )
+        .order_by(CampaignRow.end_date.desc(), CampaignRow.id)
+        .limit(1)
+    )
+    cut = (await session.execute(stmt)).first()
+    if cut is not None:
+        raise BudgetSourceProblem(
+            f"campaign {cut.name!r} runs until {cut.end_date}: the term of {display_name(order)} cannot end before it",
+            "endDate",
+            code="SCHEDULE_OUTSIDE_TERM",
+        )
+
+
+async def amendments_of(ctx: Context, source: SourceRow) -> list[AmendmentRow]:
+    """BudgetSource.amendments, oldest first (an order's own; a PO's own)."""
+    stmt = select(AmendmentRow).order_by(AmendmentRow.id)
+    if isinstance(source, PurchaseOrderRow):
+        stmt = stmt.where(AmendmentRow.purchase_order_id == source.id)
+    else:
+        stmt = stmt.where(AmendmentRow.order_id == source.id, AmendmentRow.purchase_order_id.is_(None))
+    async with ctx.use_session() as session:
+        return list(await session.scalars(stmt))

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db import reads
 from db.models import AccountRow, AllocationRow, AudienceRow, CampaignRow, OrderRow, PurchaseOrderRow
 from db.reads import Record
-from resolvers import budget_sources, ids, spend, validation
+from resolvers import activity, budget_sources, ids, spend, validation
 from resolvers.access import (
     get_account_for_write,
     get_for_write,
@@ -558,7 +558,7 @@ async def end_due(session: AsyncSession, campaign_ids: list[int]) -> int:
     for row in rows:
         end(row, "SCHEDULE", now)
         touch(row)
-    await session.flush()
+    await activity.record_sweep(session, "endCampaign", rows)  # R20
     return len(rows)
 
 
@@ -570,6 +570,7 @@ async def due_to_settle(session: AsyncSession, settlement_days: int, after_id: i
 async def settle_due(session: AsyncSession, campaign_ids: list[int], settlement_days: int) -> int:
     rows = await _lock_due(session, campaign_ids, *_settlement_due(settlement_days))
     await release(session, rows, SWEEPER)
+    await activity.record_sweep(session, "settleCampaign", rows)  # R20
     return len(rows)
 
 

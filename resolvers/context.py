@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.idempotency import mark_effect
 from db.session import driver_of, guarded
+from resolvers import activity
 from resolvers.loaders import Loaders
 
 log = logging.getLogger(__name__)
@@ -133,9 +134,18 @@ class Context:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             if self.session.in_transaction():
                 await self.session.rollback()
+            activity.forget(self.session)
             try:
                 async with self.session.begin():
                     result = await work(self.session)
+                    # R20: the trace of this change, in its transaction.
+                    await activity.record(
+                        self.session,
+                        actor=self.principal.actor,
+                        request_id=self.request_id,
+                        operation=activity.OPERATION.get() or self.operation,
+                        result=result,
+                    )
                     if self.idempotency_key is not None:
                         await mark_effect(self.session, self.principal.api_key_id, self.idempotency_key)
             except DBAPIError as exc:

@@ -69,10 +69,14 @@ class BudgetSourceProblem(UserError):
 
 
 class InsufficientBudget(UserError):
+    """INSUFFICIENT_BUDGET, or AMOUNT_BELOW_COMMITTED (R18: `unallocated` is then the floor)."""
+
     code = "INSUFFICIENT_BUDGET"
 
-    def __init__(self, message: str, field: str | None, requested: Decimal, unallocated: Decimal) -> None:
-        super().__init__(message, field)
+    def __init__(
+        self, message: str, field: str | None, requested: Decimal, unallocated: Decimal, *, code: str | None = None
+    ) -> None:
+        super().__init__(message, field, code=code)
         self.requested = requested
         self.unallocated = unallocated
 
@@ -94,3 +98,13 @@ class SpendLimit(UserError):
         super().__init__(message, field, code=code)
         self.campaign_budget = campaign_budget
         self.spent_amount = spent_amount
+
+
+class RequestState(UserError):
+    """REQUEST_NOT_PENDING (R19): the change request was decided or withdrawn already."""
+
+    code = "REQUEST_NOT_PENDING"
+
+    def __init__(self, message: str, status: str) -> None:
+        super().__init__(message, "requestId")
+        self.status = status

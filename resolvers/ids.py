@@ -17,6 +17,8 @@ NODE_TYPES = (
     "Allocation",
     "SpendRecord",
     "BudgetAlert",
+    "BudgetChangeRequest",
+    "ActivityEntry",
 )
 
 

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from resolvers import accounts, alerts, api_keys, audiences, budget_sources, campaigns, ids, spend
+from resolvers import (
+    accounts,
+    activity,
+    alerts,
+    api_keys,
+    audiences,
+    budget_sources,
+    campaigns,
+    change_requests,
+    ids,
+    spend,
+)
 from resolvers.context import Context
 
 
@@ -30,6 +41,10 @@ async def get_node(ctx: Context, global_id: str) -> tuple[str, Any] | None:
         row = await spend.get_visible(ctx, pk)
     elif type_name == "BudgetAlert":
         row = await alerts.get_visible(ctx, pk)
+    elif type_name == "BudgetChangeRequest":
+        row = await change_requests.get_visible(ctx, pk)
+    elif type_name == "ActivityEntry":
+        row = await activity.get_visible(ctx, pk)
     else:
         row = None
     return (type_name, row) if row is not None else None

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from db.models import CampaignRow, SpendDayRow, SpendReportRow
-from resolvers import validation
+from resolvers import activity, validation
 from resolvers.access import get_for_write, require_delivery, visible
 from resolvers.budget_sources import today
 from resolvers.context import Context, Principal
@@ -68,6 +68,7 @@ async def record(session: AsyncSession, principal: Principal, spend: SpendReport
     if previous == spend.amount:
         return row  # the day's figure already: nothing to record
     assert row.budget is not None
+    row_spent_before = row.spent_amount
     spent = row.spent_amount - (previous or 0) + spend.amount
     if spent > row.budget:
         raise SpendLimit(
@@ -87,6 +88,7 @@ async def record(session: AsyncSession, principal: Principal, spend: SpendReport
         )
     )
     set_committed_value(row, "spent_amount", spent)  # what the ledger's trigger wrote
+    activity.note_change(session, row, "spentAmount", row_spent_before, spent)
     return row
 
 

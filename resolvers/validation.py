@@ -10,6 +10,7 @@ from decimal import Decimal
 from resolvers.errors import InvalidInput
 
 MAX_NAME = 200
+MAX_NOTE = 1000
 MAX_NUMBER = 64
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # Bidirectional controls (embeddings, overrides, isolates, marks): they make a name display as
@@ -205,6 +206,21 @@ def name(value: str, field: str) -> str:
         raise InvalidInput(f"{field} must not contain invisible characters (such as zero-width spaces)", field)
     if not any(unicodedata.category(c)[0] in "LNPS" and c not in _BLANKS for c in cleaned):
         raise InvalidInput(f"{field} must contain a visible character", field)
+    return cleaned
+
+
+def note(value: str, field: str) -> str:
+    """A note for people (amendments, change requests): 1 to MAX_NOTE characters after trimming;
+    line breaks and tabs allowed, other control and bidirectional characters not."""
+    cleaned = value.strip()
+    if not cleaned:
+        raise InvalidInput(f"{field} must not be empty: say what and why", field)
+    if len(cleaned) > MAX_NOTE:
+        raise InvalidInput(f"{field} must be at most {MAX_NOTE} characters", field)
+    if _CONTROL.search(cleaned.replace("\n", " ").replace("\t", " ")):
+        raise InvalidInput(f"{field} must not contain control characters other than line breaks and tabs", field)
+    if _BIDI.search(cleaned):
+        raise InvalidInput(f"{field} must not contain bidirectional control characters", field)
     return cleaned
 
 

@@ -145,6 +145,14 @@ class ErrorCode(Enum):
     BUDGET_BELOW_SPENT = described(
         "BUDGET_BELOW_SPENT", "SpendLimitError: a published campaign's budget cannot go below its spentAmount (R12)."
     )
+    AMOUNT_BELOW_COMMITTED = described(
+        "AMOUNT_BELOW_COMMITTED",
+        "InsufficientBudgetError: an amended amount below what is committed (R18); unallocated is that floor.",
+    )
+    REQUEST_NOT_PENDING = described(
+        "REQUEST_NOT_PENDING",
+        "RequestStateError: the change request was approved, declined or withdrawn already (R19).",
+    )
 
 
 @strawberry.enum(description="What a budget alert reports (R15, R16).")
@@ -163,3 +171,11 @@ class AlertKind(Enum):
     BUDGET_RETURNED = described(
         "BUDGET_RETURNED", "Settlement released a campaign's unspent budget to the source (R14)."
     )
+
+
+@strawberry.enum(description="Where a change request stands (R19); it leaves PENDING once.")
+class BudgetChangeRequestStatus(Enum):
+    PENDING = described("PENDING", "Waiting for the account team.")
+    APPROVED = described("APPROVED", "The account team applied it: see the source's amendments.")
+    DECLINED = described("DECLINED", "The account team declined it; nothing changed.")
+    WITHDRAWN = described("WITHDRAWN", "The customer withdrew it; nothing changed.")

@@ -7,7 +7,7 @@ from decimal import Decimal
 import strawberry
 
 from resolvers import errors
-from schema.enums import CampaignField, CampaignStatus, ErrorCode
+from schema.enums import BudgetChangeRequestStatus, CampaignField, CampaignStatus, ErrorCode
 
 
 @strawberry.interface(
@@ -68,15 +68,17 @@ class BudgetSourceError(UserError):
 
 @strawberry.type(
     description="INSUFFICIENT_BUDGET: the amount exceeds what is unallocated in the source or its order (R3, R5, R6), "
-    "or what the order has left for POs (R9)."
+    "or what the order has left for POs (R9, R18). AMOUNT_BELOW_COMMITTED: an amended amount below what the source "
+    "has committed (R18): unallocated is then that floor."
 )
 class InsufficientBudgetError(UserError):
     requested: Decimal = strawberry.field(
-        description="The amount asked for: the campaign's budget, a budget increase, or a new PO's amount."
+        description="The amount asked for: the campaign's budget, a budget increase, a new PO's amount, or an "
+        "amended amount."
     )
     unallocated: Decimal = strawberry.field(
         description="What was free: the unallocated amount of the source or order that fell short, or the order's "
-        "amount not yet covered by POs."
+        "amount not yet covered by (other) POs; for AMOUNT_BELOW_COMMITTED, the committed floor."
     )
 
 
@@ -91,6 +93,11 @@ class CampaignStateError(UserError):
 class SpendLimitError(UserError):
     campaign_budget: Decimal = strawberry.field(description="The campaign's budget, not the refused new one.")
     spent_amount: Decimal = strawberry.field(description="The campaign's spentAmount before the refused change.")
+
+
+@strawberry.type(description="REQUEST_NOT_PENDING: the change request was decided or withdrawn already (R19).")
+class RequestStateError(UserError):
+    status: BudgetChangeRequestStatus = strawberry.field(description="The request's status now.")
 
 
 def to_graphql(exc: errors.UserError) -> UserError:
@@ -113,6 +120,8 @@ def to_graphql(exc: errors.UserError) -> UserError:
         return SpendLimitError(
             code=code, message=message, field=field, campaign_budget=exc.campaign_budget, spent_amount=exc.spent_amount
         )
+    if isinstance(exc, errors.RequestState):
+        return RequestStateError(code=code, message=message, field=field, status=BudgetChangeRequestStatus(exc.status))
     kind: type[UserError] = ValidationError
     if isinstance(exc, errors.BudgetSourceProblem):
         kind = BudgetSourceError

@@ -214,3 +214,55 @@ class UpdateAlertSettingsInput:
 @strawberry.input(description="Marks an alert as seen, for every key of the account.")
 class AcknowledgeAlertInput:
     alert_id: strawberry.ID = strawberry.field(description="The alert's global ID (BudgetAlert.id).")
+
+
+AMEND_NOTE = "Why: 1 to 1,000 characters after trimming (line breaks allowed); kept in the source's amendments."
+
+
+@strawberry.input(description="R18: a new amount and/or end date of an order, by the account team.")
+class AmendOrderInput:
+    order_id: strawberry.ID = strawberry.field(description="The order's global ID (Order.id).")
+    amount: Decimal | None = strawberry.field(
+        default=None,
+        description="The new total; at least its allocatedAmount and its POs' amounts (else AMOUNT_BELOW_COMMITTED).",
+    )
+    end_date: date | None = strawberry.field(
+        default=None,
+        description="The new last day of the term (its POs follow); a shorter term may not cut a live or paused "
+        "campaign's schedule (SCHEDULE_OUTSIDE_TERM).",
+    )
+    note: str = strawberry.field(description=AMEND_NOTE)
+
+
+@strawberry.input(description="R18: a new amount of a purchase order, by the account team (its term is its order's).")
+class AmendPurchaseOrderInput:
+    purchase_order_id: strawberry.ID = strawberry.field(description="The PO's global ID (PurchaseOrder.id).")
+    amount: Decimal | None = strawberry.field(
+        default=None,
+        description="The new amount: at least its allocatedAmount (AMOUNT_BELOW_COMMITTED), at most what its order's "
+        "other POs leave (INSUFFICIENT_BUDGET).",
+    )
+    note: str = strawberry.field(description=AMEND_NOTE)
+
+
+@strawberry.input(description="R19: ask the account team for a new amount and/or end date (at least one of them).")
+class RequestBudgetChangeInput:
+    budget_source_id: strawberry.ID = strawberry.field(description="The Order or PurchaseOrder of your account.")
+    amount: Decimal | None = strawberry.field(default=None, description="The new total amount you ask for.")
+    end_date: date | None = strawberry.field(
+        default=None, description="The new end date you ask for (on a PO: of its order's term)."
+    )
+    note: str = strawberry.field(description="Why: 1 to 1,000 characters after trimming, for the account team.")
+
+
+@strawberry.input(description="R19: the account team approves or declines a pending change request.")
+class DecideBudgetChangeRequestInput:
+    request_id: strawberry.ID = strawberry.field(description="The request's global ID (BudgetChangeRequest.id).")
+    note: str | None = strawberry.field(
+        default=None, description="A note for the requester (at most 1,000 characters)."
+    )
+
+
+@strawberry.input(description="R19: withdraw your account's pending change request.")
+class WithdrawBudgetChangeRequestInput:
+    request_id: strawberry.ID = strawberry.field(description="The request's global ID (BudgetChangeRequest.id).")

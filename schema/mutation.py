@@ -7,7 +7,7 @@ from typing import Annotated, Any, TypeVar, cast, get_args
 
 import strawberry
 
-from resolvers import accounts, alerts, api_keys, audiences, budget_sources, campaigns, spend
+from resolvers import accounts, activity, alerts, api_keys, audiences, budget_sources, campaigns, change_requests, spend
 from resolvers.campaigns import CampaignChanges
 from resolvers.errors import UserError
 from schema.errors import (
@@ -17,6 +17,7 @@ from schema.errors import (
     InsufficientBudgetError,
     NotFoundError,
     PermissionDeniedError,
+    RequestStateError,
     SpendLimitError,
     StepIncompleteError,
     ValidationError,
@@ -26,6 +27,8 @@ from schema.errors import (
 from schema.inputs import (
     AcknowledgeAlertInput,
     AdvanceCampaignInput,
+    AmendOrderInput,
+    AmendPurchaseOrderInput,
     AssignBudgetSourceInput,
     CancelBudgetSourceInput,
     CreateAccountInput,
@@ -33,6 +36,7 @@ from schema.inputs import (
     CreateCampaignDraftInput,
     CreateOrderInput,
     CreatePurchaseOrderInput,
+    DecideBudgetChangeRequestInput,
     DeleteCampaignDraftInput,
     EndCampaignInput,
     GoToCampaignStepInput,
@@ -41,18 +45,21 @@ from schema.inputs import (
     PublishCampaignInput,
     ReportSpendInput,
     ReportSpendsInput,
+    RequestBudgetChangeInput,
     ResumeCampaignInput,
     RevokeApiKeyInput,
     SettleCampaignInput,
     UpdateAccountInput,
     UpdateAlertSettingsInput,
     UpdateCampaignInput,
+    WithdrawBudgetChangeRequestInput,
 )
 from schema.types import (
     Account,
     ApiKey,
     Audience,
     BudgetAlert,
+    BudgetChangeRequest,
     Campaign,
     Deleted,
     Info,
@@ -90,12 +97,22 @@ AccountResult = Annotated[
     strawberry.union("AccountResult", description="The account after the change, or the user error that refused it."),
 ]
 OrderResult = Annotated[
-    Order | CommonErrors,
-    strawberry.union("OrderResult", description="The new order, or the user error that refused it."),
+    Order | CommonErrors | BudgetSourceError | InsufficientBudgetError,
+    strawberry.union("OrderResult", description="The new or amended order, or the user error that refused it."),
 ]
 PurchaseOrderResult = Annotated[
     PurchaseOrder | CommonErrors | BudgetSourceError | InsufficientBudgetError,
-    strawberry.union("PurchaseOrderResult", description="The new purchase order, or the user error that refused it."),
+    strawberry.union(
+        "PurchaseOrderResult", description="The new or amended purchase order, or the user error that refused it."
+    ),
+]
+BudgetChangeRequestResult = Annotated[
+    BudgetChangeRequest | CommonErrors | RequestStateError | BudgetSourceError | InsufficientBudgetError,
+    strawberry.union(
+        "BudgetChangeRequestResult",
+        description="The request after the change, or the user error that refused it (an approval R18 refuses "
+        "answers R18's error, and the request stays PENDING).",
+    ),
 ]
 BudgetSourceResult = Annotated[
     Order | PurchaseOrder | CommonErrors,
@@ -125,10 +142,13 @@ T = TypeVar("T")
 
 async def _run(info: Info, call: Awaitable[R], convert: Callable[[R], T], result_union: object) -> T:
     """The resolver's result as its GraphQL type, or the user error it raised (nothing was written)."""
+    operation = activity.OPERATION.set(info.field_name)  # the trace names the mutation (R20)
     try:
         return convert(await call)
     except UserError as exc:
         return cast(T, _error(info, exc, result_union))
+    finally:
+        activity.OPERATION.reset(operation)
 
 
 def _error(info: Info, exc: UserError, result_union: object) -> Any:
@@ -280,6 +300,29 @@ class Mutation:
         call = alerts.acknowledge(info.context, alert_id=input.alert_id)
         return await _run(info, call, BudgetAlert.from_row, BudgetAlertResult)
 
+    @strawberry.mutation(
+        description="R19: ask the account team for a new amount and/or end date of a source of your account; judged "
+        "against R18 only when approved."
+    )
+    async def request_budget_change(
+        self, info: Info, input: Annotated[RequestBudgetChangeInput, INPUT]
+    ) -> BudgetChangeRequestResult:
+        call = change_requests.request(
+            info.context,
+            budget_source_id=input.budget_source_id,
+            amount=input.amount,
+            end_date=input.end_date,
+            note=input.note,
+        )
+        return await _run(info, call, BudgetChangeRequest.from_row, BudgetChangeRequestResult)
+
+    @strawberry.mutation(description="R19: withdraws a pending request of your account.")
+    async def withdraw_budget_change_request(
+        self, info: Info, input: Annotated[WithdrawBudgetChangeRequestInput, INPUT]
+    ) -> BudgetChangeRequestResult:
+        call = change_requests.withdraw(info.context, request_id=input.request_id)
+        return await _run(info, call, BudgetChangeRequest.from_row, BudgetChangeRequestResult)
+
     # --- DELIVERY or ACCOUNT_TEAM ------------------------------------------------------------
 
     @strawberry.mutation(
@@ -290,7 +333,11 @@ class Mutation:
 
     @strawberry.mutation(description="R11 in bulk: 1 to 1,000 reports, each its own transaction, in input order.")
     async def report_spends(self, info: Info, input: Annotated[ReportSpendsInput, INPUT]) -> ReportSpendsPayload:
-        answers = await spend.report_many(info.context, [_report(r) for r in input.reports])
+        operation = activity.OPERATION.set(info.field_name)
+        try:
+            answers = await spend.report_many(info.context, [_report(r) for r in input.reports])
+        finally:
+            activity.OPERATION.reset(operation)
         results = [
             _error(info, a, CampaignResult) if isinstance(a, UserError) else Campaign.from_row(a) for a in answers
         ]
@@ -343,6 +390,42 @@ class Mutation:
             info.context, order_id=input.order_id, po_number=input.po_number, amount=input.amount
         )
         return await _run(info, call, PurchaseOrder.from_row, PurchaseOrderResult)
+
+    @strawberry.mutation(
+        description="R18: a new amount and/or end date; never below what is committed, never cutting a live "
+        "campaign's schedule."
+    )
+    async def amend_order(self, info: Info, input: Annotated[AmendOrderInput, INPUT]) -> OrderResult:
+        call = budget_sources.amend_order(
+            info.context, order_id=input.order_id, amount=input.amount, end_date=input.end_date, note=input.note
+        )
+        return await _run(info, call, Order.from_row, OrderResult)
+
+    @strawberry.mutation(description="R18: a new amount, within what its order's other POs leave.")
+    async def amend_purchase_order(
+        self, info: Info, input: Annotated[AmendPurchaseOrderInput, INPUT]
+    ) -> PurchaseOrderResult:
+        call = budget_sources.amend_purchase_order(
+            info.context, purchase_order_id=input.purchase_order_id, amount=input.amount, note=input.note
+        )
+        return await _run(info, call, PurchaseOrder.from_row, PurchaseOrderResult)
+
+    @strawberry.mutation(
+        description="R19: applies exactly the requested amendment (R18) in the same transaction; if R18 refuses, "
+        "so does this, and the request stays PENDING."
+    )
+    async def approve_budget_change_request(
+        self, info: Info, input: Annotated[DecideBudgetChangeRequestInput, INPUT]
+    ) -> BudgetChangeRequestResult:
+        call = change_requests.approve(info.context, request_id=input.request_id, note=input.note)
+        return await _run(info, call, BudgetChangeRequest.from_row, BudgetChangeRequestResult)
+
+    @strawberry.mutation(description="R19: declines a pending request; nothing else changes.")
+    async def decline_budget_change_request(
+        self, info: Info, input: Annotated[DecideBudgetChangeRequestInput, INPUT]
+    ) -> BudgetChangeRequestResult:
+        call = change_requests.decline(info.context, request_id=input.request_id, note=input.note)
+        return await _run(info, call, BudgetChangeRequest.from_row, BudgetChangeRequestResult)
 
     @strawberry.mutation(description="Makes the source unselectable; published campaigns keep their budgets.")
     async def cancel_budget_source(

@@ -8,10 +8,12 @@ from resolvers import accounts, ids, nodes
 from schema.enums import Role
 from schema.types import (
     Account,
+    ActivityEntry,
     Allocation,
     ApiKey,
     Audience,
     BudgetAlert,
+    BudgetChangeRequest,
     Campaign,
     Info,
     Node,
@@ -31,6 +33,8 @@ _NODE_TYPES = {
     "SpendRecord": SpendRecord.from_row,
     "Allocation": Allocation.from_row,
     "BudgetAlert": BudgetAlert.from_row,
+    "BudgetChangeRequest": BudgetChangeRequest.from_row,
+    "ActivityEntry": ActivityEntry.from_row,
 }
 
 

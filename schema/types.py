@@ -13,21 +13,25 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment
 
 from db.models import (
     AccountRow,
+    ActivityRow,
     AllocationRow,
+    AmendmentRow,
     ApiKeyRow,
     AudienceRow,
     BudgetAlertRow,
+    BudgetChangeRequestRow,
     CampaignRow,
     OrderRow,
     PurchaseOrderRow,
     SpendDayRow,
 )
-from resolvers import accounts, alerts, audiences, budget_sources, campaigns, ids, spend
+from resolvers import accounts, activity, alerts, audiences, budget_sources, campaigns, change_requests, ids, spend
 from resolvers.context import Context
 from resolvers.loaders import cached
 from resolvers.pagination import Page
 from schema.enums import (
     AlertKind,
+    BudgetChangeRequestStatus,
     BudgetSourceStatus,
     CampaignEndReason,
     CampaignField,
@@ -226,6 +230,30 @@ class Account(Node):
         page = await alerts.of_account(info.context, self.row.id, _first(first, 20), after, acknowledged)
         return BudgetAlertConnection.from_page(page)
 
+    @strawberry.field(description="Its change requests (R19), newest first; first is at most 100.")
+    async def change_requests(
+        self,
+        info: Info,
+        first: PageSize = 20,
+        after: After = None,
+        status: Annotated[
+            BudgetChangeRequestStatus | None,
+            strawberry.argument(description="Only requests in this status; null: all."),
+        ] = None,
+    ) -> BudgetChangeRequestConnection:
+        page = await change_requests.of_account(
+            info.context, self.row.id, _first(first, 20), after, status.value if status else None
+        )
+        return BudgetChangeRequestConnection.from_page(page)
+
+    @strawberry.field(
+        description="The trace of every change (R20), newest first; first is at most 100. Every role of the account "
+        "reads it."
+    )
+    async def activity(self, info: Info, first: PageSize = 50, after: After = None) -> ActivityEntryConnection:
+        page = await activity.of_account(info.context, self.row.id, _first(first, 50), after)
+        return ActivityEntryConnection.from_page(page)
+
 
 @strawberry.type(description="When an account's alerts are raised (R15, R16).")
 class AlertSettings:
@@ -301,6 +329,27 @@ class BudgetSource:
     async def allocations(self, info: Info, first: PageSize = 50, after: After = None) -> AllocationConnection:
         page = await campaigns.allocations_of_source(info.context, self.row, _first(first, 50), after)
         return AllocationConnection.from_page(page)
+
+    @strawberry.field(
+        description="Every change of its amount or end date by the account team (R18), oldest first: a PO's own; an "
+        "order's own, its term included."
+    )
+    async def amendments(self, info: Info) -> list[Amendment]:
+        return [Amendment.from_row(r) for r in await budget_sources.amendments_of(info.context, self.row)]
+
+    @strawberry.field(
+        description="Change requests about it (R19), newest first, at most 100 (an order's include its POs')."
+    )
+    async def change_requests(
+        self,
+        info: Info,
+        status: Annotated[
+            BudgetChangeRequestStatus | None,
+            strawberry.argument(description="Only requests in this status; null: all."),
+        ] = None,
+    ) -> list[BudgetChangeRequest]:
+        rows = await change_requests.of_source(info.context, self.row, status.value if status else None)
+        return [BudgetChangeRequest.from_row(r) for r in rows]
 
 
 def _source_fields(row: OrderRow | PurchaseOrderRow) -> dict[str, Any]:
@@ -624,6 +673,161 @@ class BudgetAlertConnection:
         )
 
     @strawberry.field(description="How many alerts the whole connection holds (filter applied), not only this page.")
+    async def total_count(self) -> int:
+        return await self.page.count()
+
+
+@strawberry.type(description="One change of a source's amount or end date by the account team (R18).")
+class Amendment:
+    at: datetime = strawberry.field(description="When it was made (UTC).")
+    actor: str = strawberry.field(description="The account team's key that made it.")
+    amount_before: Decimal = strawberry.field(description="The source's amount before.")
+    amount_after: Decimal = strawberry.field(description="The source's amount after.")
+    end_date_before: date = strawberry.field(description="The term's end before (a PO's is its order's).")
+    end_date_after: date = strawberry.field(description="The term's end after.")
+    note: str = strawberry.field(description="Why (a change request's amendment names the request).")
+
+    @classmethod
+    def from_row(cls, row: AmendmentRow) -> Amendment:
+        return cls(
+            at=row.created_at,
+            actor=row.actor,
+            amount_before=row.amount_before,
+            amount_after=row.amount_after,
+            end_date_before=row.end_date_before,
+            end_date_after=row.end_date_after,
+            note=row.note,
+        )
+
+
+@strawberry.type(description="A customer's request to the account team for a new amount and/or end date (R19).")
+class BudgetChangeRequest(Node):
+    row: strawberry.Private[BudgetChangeRequestRow]
+    status: BudgetChangeRequestStatus = strawberry.field(description="PENDING until decided or withdrawn, once.")
+    amount: Decimal | None = strawberry.field(description="The requested new total amount; null: unchanged.")
+    end_date: date | None = strawberry.field(
+        description="The requested new end date (on a PO: of its order's term); null: unchanged."
+    )
+    note: str = strawberry.field(description="Why, from the requester.")
+    requested_by: str = strawberry.field(description="The key that asked.")
+    requested_at: datetime = strawberry.field(description="When (UTC).")
+    decided_by: str | None = strawberry.field(description="The key that approved, declined or withdrew it.")
+    decided_at: datetime | None = strawberry.field(description="When it was decided or withdrawn (UTC).")
+    decision_note: str | None = strawberry.field(description="The account team's note on its decision, if any.")
+
+    @classmethod
+    def from_row(cls, row: BudgetChangeRequestRow) -> BudgetChangeRequest:
+        return cls(
+            id=strawberry.ID(ids.encode("BudgetChangeRequest", row.id)),
+            row=row,
+            status=BudgetChangeRequestStatus(row.status),
+            amount=row.amount,
+            end_date=row.end_date,
+            note=row.note,
+            requested_by=row.requested_by,
+            requested_at=row.requested_at,
+            decided_by=row.decided_by,
+            decided_at=row.decided_at,
+            decision_note=row.decision_note,
+        )
+
+    @strawberry.field(description="The Order or PurchaseOrder it is about.")
+    async def budget_source(self, info: Info) -> BudgetSource:
+        return source_from_row(_must(await change_requests.source_of(info.context, self.row)))
+
+
+@strawberry.type(description="One change request of a BudgetChangeRequestConnection page, with its cursor.")
+class BudgetChangeRequestEdge:
+    cursor: str = strawberry.field(description=CURSOR)
+    node: BudgetChangeRequest = strawberry.field(description="The change request.")
+
+
+@strawberry.type(description="A page of change requests, newest first (a Relay connection).")
+class BudgetChangeRequestConnection:
+    page: strawberry.Private[Page[BudgetChangeRequestRow]]
+    edges: list[BudgetChangeRequestEdge] = strawberry.field(description="The requests of this page, newest first.")
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+
+    @classmethod
+    def from_page(cls, page: Page[BudgetChangeRequestRow]) -> BudgetChangeRequestConnection:
+        return cls(
+            page=page,
+            edges=[
+                BudgetChangeRequestEdge(cursor=c, node=BudgetChangeRequest.from_row(r))
+                for r, c in zip(page.items, page.cursors, strict=True)
+            ],
+            page_info=PageInfo.from_page(page),
+        )
+
+    @strawberry.field(description="How many requests the whole connection holds (filter applied), not only this page.")
+    async def total_count(self) -> int:
+        return await self.page.count()
+
+
+@strawberry.type(description="One field a change changed, with its values as the API writes them (null: none).")
+class FieldChange:
+    field: str = strawberry.field(description='The GraphQL field name, e.g. "status".')
+    before: str | None = strawberry.field(description='The value before, e.g. "DRAFT" or "12.00"; null: none.')
+    after: str | None = strawberry.field(description='The value after, e.g. "PUBLISHED"; null: none (deleted).')
+
+
+@strawberry.type(description="One entry of the trace (R20): a successful mutation, a spend report or a sweeper action.")
+class ActivityEntry(Node):
+    row: strawberry.Private[ActivityRow]
+    at: datetime = strawberry.field(description="When it happened (UTC): the start of its transaction.")
+    actor: str = strawberry.field(description='The key that did it, or "budgetline" for the sweeper.')
+    request_id: str | None = strawberry.field(
+        description="The request's X-Request-Id (as in the server's log line); null for the sweeper."
+    )
+    operation: str = strawberry.field(
+        description="The mutation's field name, e.g. \"publishCampaign\"; the sweeper's: endCampaign, settleCampaign, "
+        "raiseAlert."
+    )
+    subject_id: strawberry.ID = strawberry.field(description="The global ID of what it changed.")
+    changes: list[FieldChange] = strawberry.field(
+        description="The fields that changed, before and after; never a secret."
+    )
+
+    @classmethod
+    def from_row(cls, row: ActivityRow) -> ActivityEntry:
+        return cls(
+            id=strawberry.ID(ids.encode("ActivityEntry", row.id)),
+            row=row,
+            at=row.at,
+            actor=row.actor,
+            request_id=row.request_id,
+            operation=row.operation,
+            subject_id=strawberry.ID(row.subject_id),
+            changes=[
+                FieldChange(field=c["field"] or "", before=c.get("before"), after=c.get("after")) for c in row.changes
+            ],
+        )
+
+
+@strawberry.type(description="One entry of an ActivityEntryConnection page, with its cursor.")
+class ActivityEntryEdge:
+    cursor: str = strawberry.field(description=CURSOR)
+    node: ActivityEntry = strawberry.field(description="The entry.")
+
+
+@strawberry.type(description="A page of the trace, newest first (a Relay connection).")
+class ActivityEntryConnection:
+    page: strawberry.Private[Page[ActivityRow]]
+    edges: list[ActivityEntryEdge] = strawberry.field(description="The entries of this page, newest first.")
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+
+    @classmethod
+    def from_page(cls, page: Page[ActivityRow]) -> ActivityEntryConnection:
+        return cls(
+            page=page,
+            edges=[
+                ActivityEntryEdge(cursor=c, node=ActivityEntry.from_row(r))
+                for r, c in zip(page.items, page.cursors, strict=True)
+            ],
+            page_info=PageInfo.from_page(page),
+        )
+
+    @strawberry.field(description="How many entries the account's whole trace holds, not only this page.")
     async def total_count(self) -> int:
         return await self.page.count()
 

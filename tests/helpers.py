@@ -36,6 +36,12 @@ CAMPAIGN = """
   }
 """
 
+# Mutations whose input type is not named after them (API.md section 8).
+INPUT_TYPES = {
+    "approveBudgetChangeRequest": "DecideBudgetChangeRequestInput",
+    "declineBudgetChangeRequest": "DecideBudgetChangeRequestInput",
+}
+
 TODAY = datetime.now(UTC).date()
 TERM_START = TODAY - timedelta(days=30)
 TERM_END = TODAY + timedelta(days=335)
@@ -63,10 +69,11 @@ class Api:
         return body["data"]  # type: ignore[no-any-return]
 
     async def mutate(
-        self, name: str, input: dict[str, Any], key: str | None = None, select: str = ""
+        self, name: str, input: dict[str, Any], key: str | None = None, select: str = "", input_type: str | None = None
     ) -> dict[str, Any]:
-        """Run mutation `name(input:)` and return its result object (with __typename)."""
-        input_type = f"{name[0].upper()}{name[1:]}Input"
+        """Run mutation `name(input:)` and return its result object (with __typename); the input
+        type is `<Name>Input` unless given (approve and decline share DecideBudgetChangeRequestInput)."""
+        input_type = input_type or INPUT_TYPES.get(name, f"{name[0].upper()}{name[1:]}Input")
         selection = f"__typename {select or CAMPAIGN} {ERRORS}"
         query = f"mutation($input: {input_type}!) {{ {name}(input: $input) {{ {selection} }} }}"
         data = await self.gql(query, {"input": input}, key)
@@ -224,6 +231,9 @@ TABLES = (
     "spend_reports",
     "spend_days",
     "budget_alerts",
+    "budget_change_requests",
+    "amendments",
+    "activity",
 )
 
 

@@ -71,6 +71,23 @@ def test_every_name_of_api_md_is_in_the_schema() -> None:
         "  expiryWarningDays: Int = null\n}",
         "input AcknowledgeAlertInput {\n  alertId: ID!\n}",
         "union BudgetAlertResult",
+        # API.md section 8
+        "enum BudgetChangeRequestStatus {\n  PENDING\n  APPROVED\n  DECLINED\n  WITHDRAWN\n}",
+        "type BudgetChangeRequest implements Node",
+        "type Amendment {",
+        "type ActivityEntry implements Node",
+        "type FieldChange {\n  field: String!\n  before: String\n  after: String\n}",
+        "amendments: [Amendment!]!",
+        "changeRequests(status: BudgetChangeRequestStatus = null): [BudgetChangeRequest!]!",
+        "changeRequests(first: Int = 20, after: String = null, status: BudgetChangeRequestStatus = null): "
+        "BudgetChangeRequestConnection!",
+        "activity(first: Int = 50, after: String = null): ActivityEntryConnection!",
+        "type RequestStateError implements UserError",
+        "AMOUNT_BELOW_COMMITTED",
+        "REQUEST_NOT_PENDING",
+        "input AmendOrderInput {\n  orderId: ID!\n  amount: Decimal = null\n  endDate: Date = null\n  note: String!\n}",
+        "input DecideBudgetChangeRequestInput {\n  requestId: ID!\n  note: String = null\n}",
+        "union BudgetChangeRequestResult",
     ):
         assert name in sdl, name
     mutations = re.findall(r"^  (\w+)\(input: (\w+)!\): (\w+)!", sdl.split("type Mutation {")[1], re.M)
@@ -100,6 +117,15 @@ def test_every_name_of_api_md_is_in_the_schema() -> None:
         # API.md section 7
         "updateAlertSettings",
         "acknowledgeAlert",
+        # API.md section 8
+        "amendOrder",
+        "amendPurchaseOrder",
+        "approveBudgetChangeRequest",
+        "declineBudgetChangeRequest",
+        "requestBudgetChange",
+        "withdrawBudgetChangeRequest",
     }
+    assert ("approveBudgetChangeRequest", "DecideBudgetChangeRequestInput", "BudgetChangeRequestResult") in mutations
+    assert ("amendOrder", "AmendOrderInput", "OrderResult") in mutations
     assert ("updateAlertSettings", "UpdateAlertSettingsInput", "AccountResult") in mutations
     assert ("acknowledgeAlert", "AcknowledgeAlertInput", "BudgetAlertResult") in mutations

@@ -1,0 +1,106 @@
+"""The ledger export for finance (API.md section 8): which entries, which columns, how each
+value is written. The HTTP side (query string, streaming, status codes) is budgetline/exports.py."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from db import exports
+from db.models import PurchaseOrderRow
+from db.reads import Record
+from resolvers import budget_sources, ids
+from resolvers.budget_sources import SourceRow
+from resolvers.context import Context
+from resolvers.errors import InvalidInput, NotFound
+
+HEADER = (
+    "entry",
+    "at",
+    "campaign_id",
+    "campaign_name",
+    "source_id",
+    "purchase_order_number",
+    "order_number",
+    "kind",
+    "reason",
+    "delta",
+    "spend_date",
+    "amount",
+    "actor",
+)
+BATCH = 1000
+
+
+async def visible_source(ctx: Context, budget_source_id: str | None) -> SourceRow:
+    """The source of the export: an unknown, malformed or another account's ID is NOT_FOUND."""
+    decoded = ids.decode(budget_source_id or "")
+    source = None
+    if decoded is not None and decoded[0] in ("Order", "PurchaseOrder"):
+        source = await budget_sources.get_visible(ctx, decoded[0], decoded[1])
+    if source is None:
+        raise NotFound("no budget source with this budgetSourceId", "budgetSourceId")
+    return source
+
+
+def period(start: date | None, end: date | None) -> tuple[datetime, datetime]:
+    """`from` and `to`, inclusive UTC days, as a half-open range of instants."""
+    if start is not None and end is not None and start > end:
+        raise InvalidInput("from must be on or before to", "from")
+    low = datetime.combine(start, time.min, UTC) if start else datetime(1, 1, 1, tzinfo=UTC)
+    high = (
+        datetime.combine(end + timedelta(days=1), time.min, UTC)
+        if end and end < date.max
+        else datetime.max.replace(tzinfo=UTC)
+    )
+    return low, high
+
+
+async def csv_chunks(
+    conn: Any, source: SourceRow, start: date | None, end: date | None, statement_timeout_ms: int
+) -> AsyncIterator[str]:
+    """RFC 4180 text (the csv module, CRLF line ends): the header, then each entry, in chunks."""
+    low, high = period(start, end)
+    purchase_order_id = source.id if isinstance(source, PurchaseOrderRow) else None
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(HEADER)
+    yield _drain(buffer)
+    order_id = budget_sources.order_of(source).id
+    async for rows in exports.ledger(conn, order_id, purchase_order_id, low, high, BATCH, statement_timeout_ms):
+        writer.writerows(row(r) for r in rows)
+        yield _drain(buffer)
+
+
+def row(entry: Record) -> tuple[str, ...]:
+    allocation = entry["kind"] == "allocation"
+    source_kind, source_pk = (
+        ("PurchaseOrder", entry["purchase_order_id"])
+        if entry["purchase_order_id"] is not None
+        else ("Order", entry["order_id"])
+    )
+    return (
+        ids.encode("Allocation" if allocation else "SpendReport", entry["id"]),
+        entry["at"].astimezone(UTC).isoformat(),
+        ids.encode("Campaign", entry["campaign_id"]),
+        entry["campaign_name"],
+        ids.encode(source_kind, source_pk),
+        entry["po_number"] or "",
+        entry["order_number"],
+        entry["kind"],
+        entry["reason"] or "",
+        f"{entry['delta']:.2f}" if allocation else "",
+        "" if allocation else entry["spend_date"].isoformat(),
+        "" if allocation else f"{entry['amount']:.2f}",
+        entry["actor"],
+    )
+
+
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
