@@ -43,7 +43,7 @@ from budgetline.errors import (
     json_error,
     response_media_type,
 )
-from budgetline.events import Hub
+from budgetline.events import TRY_AGAIN_LATER, Hub
 from budgetline.exports import LedgerExport
 from budgetline.graphiql import ASSETS_DIR, ASSETS_PATH, self_hosted
 from budgetline.limits import BodyLimit, Documents, PayloadTooLarge, schema_extensions
@@ -103,6 +103,8 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             allowed_origins=settings.cors_origin_list,
         )
         self.hub = hub
+        self.open_sockets = 0
+        self.max_sockets = settings.ws_max_sockets
         self.tracer = tracer_provider.get_tracer("budgetline") if tracer_provider else None
         self.compiled = (
             CompiledQueries(
@@ -128,7 +130,16 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         return SocketState()
 
     async def serve_websocket(self, websocket: WebSocket) -> None:
-        await self.run(websocket)
+        """At most BUDGETLINE_WS_MAX_SOCKETS per process, initialised or not (one more is refused
+        before the handshake completes: HTTP 403)."""
+        if self.open_sockets >= self.max_sockets:
+            await websocket.close(code=TRY_AGAIN_LATER)
+            return
+        self.open_sockets += 1
+        try:
+            await self.run(websocket)
+        finally:
+            self.open_sockets -= 1
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self.graphiql_html)

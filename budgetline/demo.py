@@ -20,9 +20,9 @@ from urllib.parse import quote
 from sqlalchemy import select
 
 from budgetline.settings import Settings
-from db.models import AccountRow, AudienceRow
+from db.models import AccountRow, ApiKeyRow, AudienceRow
 from db.session import create_engine, session_factory
-from resolvers import accounts, api_keys, audiences, budget_sources, campaigns, ids, spend
+from resolvers import accounts, api_keys, audiences, budget_sources, campaigns, change_requests, ids, spend
 from resolvers.campaigns import CampaignChanges
 from resolvers.context import Context, Principal
 
@@ -183,7 +183,31 @@ async def _seed(ctx: Context) -> list[dict[str, str]]:
         await _campaign(ctx, account_id, "Summer teaser", audience_id, source, "4000.00", SUMMER, publish=False)
         await campaigns.create_draft(ctx, account_id=account_id, name="Autumn ideas", audience_id=None)
     await _after_publishing(ctx, nw, hikers_of[nw], ids.encode("PurchaseOrder", po1.id))
-    return await _issue_keys(ctx, {PO_ACCOUNT: northwind.id, ORDER_ACCOUNT: contoso.id})
+    keys = await _issue_keys(ctx, {PO_ACCOUNT: northwind.id, ORDER_ACCOUNT: contoso.id})
+    await _account_team_side(ctx, northwind.id, q123_id, ids.encode("PurchaseOrder", po1.id))
+    return keys
+
+
+async def _account_team_side(ctx: Context, northwind: int, order: str, po1: str) -> None:
+    """Section 8 on the demo: an amendment the account team made, and a request that waits for it."""
+    await budget_sources.amend_order(
+        ctx, order_id=order, amount=Decimal("110000.00"), end_date=None, note="Signed amendment #1: +10,000 for Q3"
+    )
+    manager = await ctx.session.scalar(
+        select(ApiKeyRow).where(ApiKeyRow.account_id == northwind, ApiKeyRow.role == "CAMPAIGN_MANAGER")
+    )
+    assert manager is not None
+    as_manager = Context(
+        session=ctx.session,
+        principal=Principal(api_key_id=manager.id, name=manager.name, role=manager.role, account_id=northwind),
+    )
+    await change_requests.request(
+        as_manager,
+        budget_source_id=po1,
+        amount=Decimal("45000.00"),
+        end_date=None,
+        note="Spring launch is doing well: 5,000 more on this PO for the summer, please",
+    )
 
 
 async def _after_publishing(ctx: Context, account_id: str, audience_id: str, source_id: str) -> None:

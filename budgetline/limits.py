@@ -462,23 +462,32 @@ class DocumentGuard(SchemaExtension):
                 context.variables,
                 context.operation_name,
             )
-            if not context.pre_execution_errors and _subscription_over_http(context):
-                context.pre_execution_errors = [GraphQLError(SUBSCRIPTIONS_OVER_HTTP)]
+            if not context.pre_execution_errors:
+                wrong = _wrong_transport(context)
+                if wrong is not None:
+                    context.pre_execution_errors = [GraphQLError(wrong)]
         yield
 
 
 SUBSCRIPTIONS_OVER_HTTP = (
     "subscriptions run over a WebSocket on /graphql with the graphql-transport-ws protocol (README: Live updates)"
 )
+OPERATIONS_OVER_WEBSOCKET = "queries and mutations go over HTTP (POST /graphql); the WebSocket carries subscriptions"
 
 
-def _subscription_over_http(context: ExecutionContext) -> bool:
-    """A subscription outside a WebSocket (whose Context carries its events)."""
+def _wrong_transport(context: ExecutionContext) -> str | None:
+    """Subscriptions only over a WebSocket (whose Context carries its events), and nothing else
+    there: a query or mutation over HTTP gets the request limits, idempotency and the request log."""
     try:
         is_subscription = context.operation_type is OperationType.SUBSCRIPTION
     except Exception:  # no such operation: graphql-core says so when it executes
-        return False
-    return is_subscription and getattr(context.context, "events", None) is None
+        return None
+    over_websocket = getattr(context.context, "events", None) is not None
+    if is_subscription and not over_websocket:
+        return SUBSCRIPTIONS_OVER_HTTP
+    if over_websocket and not is_subscription:
+        return OPERATIONS_OVER_WEBSOCKET
+    return None
 
 
 def schema_extensions(documents: Documents) -> list[Callable[[], SchemaExtension]]:

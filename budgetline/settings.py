@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     # Subscriptions (R17): events waiting per subscription before its socket is closed with 1013,
     # sockets open per API key, subscriptions per socket.
     ws_queue_size: int = Field(default=100, ge=1, le=100_000)
+    ws_max_sockets: int = Field(default=2000, ge=1, le=1_000_000)
     ws_max_sockets_per_key: int = Field(default=100, ge=1, le=100_000)
     ws_max_subscriptions: int = Field(default=20, ge=1, le=1000)
 

@@ -11,6 +11,7 @@ with 4429 and a socket with no `connection_init` within CONNECTION_INIT_TIMEOUT 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import uuid
@@ -20,7 +21,7 @@ from datetime import timedelta
 from typing import Any, Protocol, cast
 
 import orjson
-from graphql import GraphQLError, GraphQLSyntaxError
+from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
@@ -43,7 +44,9 @@ from resolvers.errors import UserError
 log = logging.getLogger("budgetline.websocket")
 
 CONNECTION_INIT_TIMEOUT = timedelta(seconds=10)
+ADMISSION_TIMEOUT_S = 10.0
 INTERNAL_ERROR = 1011
+BAD_PAYLOAD = "subscribe: variables must be a JSON object and operationName a string, when given"
 NO_INCREMENTAL = "incremental delivery (@defer, @stream) is not supported over graphql-transport-ws"
 
 
@@ -60,6 +63,7 @@ class SocketState:
 class SocketView(Protocol):
     hub: Hub
     sessions: Callable[[], AsyncSession]
+    admission: asyncio.Semaphore
 
 
 def bearer(payload: dict[str, Any]) -> str | None:
@@ -78,8 +82,16 @@ async def admit(
     principal = None
     if secret is not None:
         try:
-            async with view.sessions() as session:
-                principal = await authenticate(session, secret)
+            # The key's lookup waits for a request slot like any request (a flood of sockets
+            # with bad keys queues here instead of crowding out the HTTP requests).
+            await asyncio.wait_for(view.admission.acquire(), ADMISSION_TIMEOUT_S)
+            try:
+                async with view.sessions() as session:
+                    principal = await authenticate(session, secret)
+            finally:
+                view.admission.release()
+        except TimeoutError:
+            return TRY_AGAIN_LATER, "the server is busy; retry shortly"
         except Exception as exc:
             if not (database_busy(exc) or database_unavailable(exc)):
                 log.exception("authenticating a socket failed (socket %s)", state.request_id)
@@ -99,8 +111,9 @@ async def admit(
 
 
 def format_socket_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
-    """As over HTTP (budgetline/errors.py), but a user error keeps its own code (NOT_FOUND):
-    a subscription has no result union to carry it."""
+    """As over HTTP (budgetline/errors.py), but a user error keeps its own code (NOT_FOUND: a
+    subscription has no result union to carry it), and a failure of ours is masked wherever it
+    happened (over a socket it may come without a path: an event's read that failed)."""
     original = error.original_error
     if isinstance(original, UserError):
         return {
@@ -108,9 +121,25 @@ def format_socket_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
             "path": error.path,
             "extensions": {"code": original.code, "field": original.field},
         }
-    if original is not None and database_busy(original):
-        return {"message": BUSY_MESSAGE, "path": error.path, "extensions": {"code": "SERVICE_UNAVAILABLE"}}
+    if original is not None and not isinstance(original, GraphQLError):
+        if database_busy(original) or database_unavailable(original):
+            return {"message": BUSY_MESSAGE, "path": error.path, "extensions": {"code": "SERVICE_UNAVAILABLE"}}
+        log.error("internal error in a subscription (socket %s)", request_id, exc_info=original)
+        return {
+            "message": f"Internal server error (request id {request_id})",
+            "path": error.path,
+            "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+        }
     return format_error(error, request_id)
+
+
+def failure_of(errors: list[GraphQLError]) -> BaseException | None:
+    """An exception of ours among a result's errors (not one the client caused)."""
+    for error in errors:
+        original = error.original_error
+        if original is not None and not isinstance(original, (UserError, GraphQLError)):
+            return original
+    return None
 
 
 class TextFrames(ASGIWebSocketAdapter):
@@ -152,9 +181,17 @@ class TransportWS(BaseGraphQLTransportWSHandler[SocketState, None]):
                 self.view.hub.detach(self.context.socket)
 
     async def run_operation(self, operation: Operation[SocketState, None]) -> None:
-        """Strawberry's run_operation with a Context of its own and errors formatted as over HTTP."""
+        """Strawberry's run_operation with a Context of its own and errors formatted as over HTTP.
+        A failure of ours (the database went away while an event was read) closes the socket with
+        1013 or 1011, so the client reconnects and reads afresh instead of staying stale."""
         state = self.context
         assert state.principal is not None, "operations start after connection_ack"
+        if not isinstance(operation.variables, (dict, type(None))) or not isinstance(
+            operation.operation_name, (str, type(None))
+        ):
+            refusal = {"message": BAD_PAYLOAD, "extensions": {"code": "BAD_REQUEST"}}
+            await self._send(operation, "error", [refusal])
+            return
         context = Context(
             session=self.view.sessions(), principal=state.principal, request_id=state.request_id, events=state.socket
         )
@@ -170,17 +207,17 @@ class TransportWS(BaseGraphQLTransportWSHandler[SocketState, None]):
                 first = True
                 async for result in stream:
                     if not isinstance(result, ExecutionResult):  # @defer / @stream frames
-                        message = "incremental delivery (@defer, @stream) is not supported over graphql-transport-ws"
-                        await self._send(
-                            operation, "error", [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]
-                        )
+                        refusal = {"message": NO_INCREMENTAL, "extensions": {"code": "BAD_REQUEST"}}
+                        await self._send(operation, "error", [refusal])
                         return
                     errors = [format_socket_error(e, state.request_id) for e in result.errors or []]
+                    failure = failure_of(result.errors or [])
+                    if failure is not None:
+                        busy = database_busy(failure) or database_unavailable(failure)
+                        log.warning("subscription failed (socket %s): %s", state.request_id, type(failure).__name__)
+                        await self._close(TRY_AGAIN_LATER if busy else INTERNAL_ERROR, "retry: the server failed")
+                        return
                     if first and isinstance(result, PreExecutionError):
-                        if result.errors and isinstance(result.errors[0], GraphQLSyntaxError):
-                            await self.websocket.close(code=4400, reason=result.errors[0].message[:120])
-                            self.operations.pop(operation.id, None)
-                            return
                         await self._send(operation, "error", errors)
                         return
                     payload: dict[str, Any] = {"data": result.data}
@@ -189,15 +226,20 @@ class TransportWS(BaseGraphQLTransportWSHandler[SocketState, None]):
                     await self._send(operation, "next", payload)
                     first = False
             await self._send(operation, "complete", None)
+        except GraphQLError as error:  # refused before execution (DocumentGuard: parse, size)
+            await self._send(operation, "error", [format_socket_error(error, state.request_id)])
         except WebSocketDisconnected:
             self.operations.pop(operation.id, None)
         except Exception:
             log.exception("subscription failed (socket %s)", state.request_id)
             self.operations.pop(operation.id, None)
-            with contextlib.suppress(Exception):
-                await self.websocket.close(code=INTERNAL_ERROR, reason="internal server error")
+            await self._close(INTERNAL_ERROR, "internal server error")
         finally:
             await context.release()
+
+    async def _close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.websocket.close(code=code, reason=reason)
 
     @staticmethod
     async def _send(operation: Operation[SocketState, None], kind: str, payload: Any) -> None:

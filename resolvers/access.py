@@ -86,7 +86,12 @@ async def get_account_for_write(
 
 
 def type_name_words(type_name: str) -> str:
-    return {"PurchaseOrder": "purchase order", "ApiKey": "API key"}.get(type_name, type_name.lower())
+    return {
+        "PurchaseOrder": "purchase order",
+        "ApiKey": "API key",
+        "BudgetAlert": "budget alert",
+        "BudgetChangeRequest": "change request",
+    }.get(type_name, type_name.lower())
 
 
 def constraint_name(exc: IntegrityError) -> str | None:

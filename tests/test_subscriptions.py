@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from websockets.exceptions import InvalidStatus
 
 from budgetline import events
 from budgetline.app import create_app
@@ -147,7 +148,7 @@ async def test_r17_a_foreign_or_unknown_account_is_not_found_and_says_nothing_mo
     api: Api, world: World, serve: Serve
 ) -> None:
     other = await api.world(name="Other")
-    url, _ = await serve()
+    url, app = await serve()
     socket = await GqlSocket.open(url, world.manager)
     answers = []
     for i, account in enumerate((other.account, "QWNjb3VudDo5OTk5OQ", "not an id", world.order)):
@@ -160,6 +161,7 @@ async def test_r17_a_foreign_or_unknown_account_is_not_found_and_says_nothing_mo
     assert answers[0][0]["message"] == "no account with this accountId"
     # The socket stays usable.
     await socket.subscribe("ok", CAMPAIGNS, {"a": world.account})
+    await registered(app, world.account, 1)
     await world.draft("After")
     assert (await collect(socket, {"ok": 1}))["ok"][0]["data"]["campaignUpdated"]["name"] == "After"
 
@@ -271,3 +273,93 @@ async def test_r17_a_subscription_over_http_is_a_clear_error(api: Api, world: Wo
     (error,) = response.json()["errors"]
     assert "WebSocket" in error["message"] and "graphql-transport-ws" in error["message"]
     assert "data" not in response.json()
+
+
+async def test_r17_bad_subscribe_messages_get_an_error_and_the_socket_lives_on(world: World, serve: Serve) -> None:
+    url, app = await serve()
+    socket = await GqlSocket.open(url, world.manager)
+    bad = [
+        ({"query": "subscription { budgetSourceUpdated("}, "GRAPHQL_PARSE_FAILED"),
+        ({"query": SOURCES, "variables": [1]}, "BAD_REQUEST"),
+        ({"query": SOURCES, "variables": {"a": world.account}, "operationName": 5}, "BAD_REQUEST"),
+        ({"query": "query { viewer { role } }"}, "GRAPHQL_VALIDATION_FAILED"),  # queries go over HTTP
+        (
+            {"query": 'mutation { createAccount(input: {name: "x", requiresPurchaseOrder: true}) { __typename } }'},
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+    ]
+    for i, (payload, code) in enumerate(bad):
+        await socket.send({"id": f"b{i}", "type": "subscribe", "payload": payload})
+        message = await socket.receive()
+        assert message["type"] == "error" and message["id"] == f"b{i}", message
+        assert message["payload"][0]["extensions"]["code"] == code, message
+        assert "Traceback" not in str(message) and "object has no attribute" not in str(message)
+    await socket.subscribe("ok", CAMPAIGNS, {"a": world.account})
+    await registered(app, world.account, 1)
+    await world.draft("Still here")
+    assert (await collect(socket, {"ok": 1}))["ok"][0]["data"]["campaignUpdated"]["name"] == "Still here"
+
+
+async def test_r17_a_failed_read_closes_the_socket_without_a_word_of_sql(
+    world: World, serve: Serve, db: asyncpg.Connection
+) -> None:
+    url, app = await serve()
+    socket = await GqlSocket.open(url, world.manager)
+    await socket.subscribe("c", CAMPAIGNS, {"a": world.account})
+    await registered(app, world.account, 1)
+    # Every pooled connection dies (the listener stays): the next read fails.
+    await world.draft("an event")  # before the kill: the served app reads it, then its pool dies
+    await collect(socket, {"c": 1})
+    await db.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'budgetline' "
+        "AND datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    await db.execute("UPDATE campaigns SET name = name || '!' WHERE account_id = $1", pk(world.account))
+    code, reason = await socket.closed()
+    assert code in (1011, 1013) and reason == "retry: the server failed"
+
+
+async def test_r17_an_update_that_changes_nothing_sends_nothing(
+    world: World, serve: Serve, db: asyncpg.Connection
+) -> None:
+    url, app = await serve()
+    socket = await GqlSocket.open(url, world.manager)
+    await socket.subscribe("s", SOURCES, {"a": world.account})
+    await registered(app, world.account, 1)
+    await db.execute("UPDATE purchase_orders SET amount = amount")
+    await db.execute("UPDATE orders SET amount = amount + 1")  # the marker: a real change
+    (first,) = data((await collect(socket, {"s": 1}))["s"], "budgetSourceUpdated")
+    assert first["id"] == world.order
+
+
+async def test_r17_sockets_per_process_are_bounded(world: World, serve: Serve) -> None:
+    url, _ = await serve(ws_max_sockets=1)
+    first = await GqlSocket.open(url, world.manager)
+    with pytest.raises(InvalidStatus) as refused:
+        await GqlSocket.open(url, world.manager)
+    assert refused.value.response.status_code == 403
+    await first.close()
+
+
+async def test_r17_a_new_or_decided_change_request_reports_its_source(api: Api, world: World, serve: Serve) -> None:
+    url, app = await serve()
+    socket = await GqlSocket.open(url, world.manager)
+    await socket.subscribe("s", SOURCES, {"a": world.account})
+    await registered(app, world.account, 1)
+    asked = await api.mutate(
+        "requestBudgetChange",
+        {"budgetSourceId": world.po, "amount": "12000.00", "note": "more"},
+        world.manager,
+        select="... on BudgetChangeRequest { id }",
+    )
+    assert {s["id"] for s in data((await collect(socket, {"s": 2}))["s"], "budgetSourceUpdated")} == {
+        world.po,
+        world.order,
+    }
+    await api.mutate(
+        "declineBudgetChangeRequest", {"requestId": asked["id"]}, select="... on BudgetChangeRequest { id }"
+    )
+    assert {s["id"] for s in data((await collect(socket, {"s": 2}))["s"], "budgetSourceUpdated")} == {
+        world.po,
+        world.order,
+    }

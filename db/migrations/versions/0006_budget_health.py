@@ -100,10 +100,15 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
-CREATE TRIGGER purchase_orders_changed AFTER INSERT OR UPDATE ON purchase_orders
+-- An UPDATE that changes nothing (SET amount = amount) is no change: no event, no alert.
+CREATE TRIGGER purchase_orders_added AFTER INSERT ON purchase_orders
     FOR EACH ROW EXECUTE FUNCTION budget_sources_changed();
-CREATE TRIGGER orders_changed AFTER INSERT OR UPDATE ON orders
+CREATE TRIGGER purchase_orders_changed AFTER UPDATE ON purchase_orders
+    FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION budget_sources_changed();
+CREATE TRIGGER orders_added AFTER INSERT ON orders
     FOR EACH ROW EXECUTE FUNCTION budget_sources_changed();
+CREATE TRIGGER orders_changed AFTER UPDATE ON orders
+    FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION budget_sources_changed();
 
 -- R17: a campaign's change event; and the cause the source triggers above name. It fires
 -- before campaigns_totals (triggers of one event fire by name), which moves the sources.
@@ -113,8 +118,10 @@ BEGIN
     PERFORM pg_notify('budgetline_events', 'Campaign:' || NEW.account_id || ':' || NEW.id);
     RETURN NULL;
 END $$;
-CREATE TRIGGER campaigns_changed AFTER INSERT OR UPDATE ON campaigns
+CREATE TRIGGER campaigns_added AFTER INSERT ON campaigns
     FOR EACH ROW EXECUTE FUNCTION campaigns_changed();
+CREATE TRIGGER campaigns_changed AFTER UPDATE ON campaigns
+    FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION campaigns_changed();
 
 -- The cause again, for a ledger entry written before its campaign's row in the same flush.
 CREATE FUNCTION allocations_cause() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -161,9 +168,12 @@ DROP FUNCTION allocations_cause();
 DROP TRIGGER allocations_returned ON allocations;
 DROP FUNCTION allocations_returned();
 DROP TRIGGER campaigns_changed ON campaigns;
+DROP TRIGGER campaigns_added ON campaigns;
 DROP FUNCTION campaigns_changed();
 DROP TRIGGER orders_changed ON orders;
+DROP TRIGGER orders_added ON orders;
 DROP TRIGGER purchase_orders_changed ON purchase_orders;
+DROP TRIGGER purchase_orders_added ON purchase_orders;
 DROP FUNCTION budget_sources_changed();
 DROP TABLE budget_alerts;
 DROP FUNCTION budget_alerts_raised();
