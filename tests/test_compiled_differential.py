@@ -1,0 +1,85 @@
+"""The compiled read path (budgetline/compiled.py) against graphql-core, on documents generated
+from the schema (hypothesis-graphql), rooted where compiled plans apply (`account(id:)`), with
+every kind of key (the account's manager and viewer, the account team, DELIVERY, another
+account's manager) over own, foreign and unknown IDs: every answer byte for byte the same.
+
+tests/test_compiled.py holds hand-picked cases; this one is the net for what nobody thought of.
+BUDGETLINE_DIFFERENTIAL_EXAMPLES sets how many documents (default 1,000)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis_graphql import nodes, queries
+
+from schema import schema
+from tests.helpers import TODAY, Api
+
+DOCUMENTS = int(os.environ.get("BUDGETLINE_DIFFERENTIAL_EXAMPLES", "1000"))
+
+
+def documents(count: int, ids: list[str], keys: int) -> list[tuple[str, int]]:
+    """`count` documents and key indexes, the same ones on every run (derandomized)."""
+    found: list[tuple[str, int]] = []
+    scalars = {
+        "ID": st.sampled_from(ids).map(nodes.String),
+        "Decimal": st.just(nodes.String("1.00")),
+        "Date": st.just(nodes.String(TODAY.isoformat())),
+    }
+
+    @settings(
+        max_examples=count, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    )
+    @given(query=queries(schema.as_str(), fields=["account"], custom_scalars=scalars), key=st.integers(0, keys - 1))
+    def collect(query: str, key: int) -> None:
+        found.append((query, key))
+
+    collect()
+    return found
+
+
+async def paths(client: Any) -> Counter[str]:
+    """How the app ran its requests so far, from its own /metrics."""
+    metrics = await client.get("/metrics", headers={"Authorization": "Bearer differential"})
+    found = re.findall(r'^budgetline_execution_total\{path="(\w+)"\} ([0-9.e+]+)$', metrics.text, re.M)
+    return Counter({path: int(float(value)) for path, value in found})
+
+
+async def test_compiled_plans_answer_exactly_as_graphql_core(api: Api, make_client: Any) -> None:
+    world = await api.world(order_amount="50000.00", po_amount="20000.00")
+    await world.published("1250.50")
+    await world.at_review("300.00", name="Planned")
+    await world.draft("Idea", with_audience=False)
+    expired = await api.create_order(
+        world.account, "Q-OLD", "10.00", start=TODAY - timedelta(90), end=TODAY - timedelta(1)
+    )
+    await api.create_po(expired, "PO-OLD", "10.00")
+    cancelled = await api.create_po(world.order, "PO-GONE", "100.00")
+    await api.mutate("cancelBudgetSource", {"budgetSourceId": cancelled}, select="... on PurchaseOrder { id }")
+    orders = await api.world(requires_po=False, name="Contoso")
+    await orders.published("99.99")
+    delivery = await api.issue_key("DELIVERY", None, "ad server")
+    ids = [world.account, orders.account, "QWNjb3VudDo5OTk5OQ", world.po or "", "not an id"]
+    keys = [world.manager, world.viewer, api.team_secret, delivery, orders.manager]
+    compiled = await make_client(metrics_token="differential")
+    general = await make_client(compiled_queries=False)
+    before = await paths(compiled)
+    mismatches = []
+    for query, key in documents(DOCUMENTS, ids, len(keys)):
+        body = {"query": query}
+        headers = {"Authorization": f"Bearer {keys[key]}"}
+        fast = await compiled.post("/graphql", json=body, headers=headers)
+        slow = await general.post("/graphql", json=body, headers=headers)
+        assert fast.status_code < 500, (query, fast.text)
+        if (fast.status_code, fast.content) != (slow.status_code, slow.content):
+            mismatches.append((query, key, fast.text[:500], slow.text[:500]))
+    ran = await paths(compiled) - before
+    print(f"differential: {DOCUMENTS} documents, {dict(ran)} (compiled / fell back / general)")
+    assert mismatches == []
+    assert ran["compiled"] >= DOCUMENTS // 10, ran  # the net catches plans, not only hand-overs
