@@ -22,7 +22,17 @@ from sqlalchemy import select
 from budgetline.settings import Settings
 from db.models import AccountRow, ApiKeyRow, AudienceRow
 from db.session import create_engine, session_factory
-from resolvers import accounts, api_keys, audiences, budget_sources, campaigns, change_requests, ids, spend
+from resolvers import (
+    accounts,
+    activity,
+    api_keys,
+    audiences,
+    budget_sources,
+    campaigns,
+    change_requests,
+    ids,
+    spend,
+)
 from resolvers.campaigns import CampaignChanges
 from resolvers.context import Context, Principal
 
@@ -63,6 +73,7 @@ async def load(url: str, settings: Settings) -> Demo:
             existing = await session.scalar(select(AccountRow.id).where(AccountRow.name == PO_ACCOUNT))
             seed = Principal(api_key_id=0, name="demo seed", role="ACCOUNT_TEAM", account_id=None)
             ctx = Context(session=session, principal=seed)
+            operation = activity.OPERATION.set("loadDemo")  # what the trace (R20) says made the demo's rows
             if existing is None:
                 keys = await _seed(ctx)
                 keys_path.parent.mkdir(parents=True, exist_ok=True)
@@ -77,6 +88,7 @@ async def load(url: str, settings: Settings) -> Demo:
                 keys_path.write_text(json.dumps(keys, indent=2))
                 print("demo data already loaded; issued new demo keys")
             demo_accounts = await _describe(ctx)
+            activity.OPERATION.reset(operation)
     finally:
         await engine.dispose()
     return Demo(demo_accounts, keys)
