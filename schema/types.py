@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any, Generic, Self, TypeVar, cast
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -42,6 +42,7 @@ from schema.enums import (
 
 Info = strawberry.Info[Context, None]
 T = TypeVar("T")
+R = TypeVar("R")
 
 # The arguments every connection takes (resolvers/pagination.py): pages go forward, newest first.
 PageSize = Annotated[
@@ -95,59 +96,30 @@ class PageInfo:
         )
 
 
-@strawberry.type(description="One campaign of a CampaignConnection page, with its cursor.")
-class CampaignEdge:
+NodeT = TypeVar("NodeT")
+
+
+@strawberry.type(description="One item of a page, with its cursor (the *Connection it belongs to says of what).")
+class Edge(Generic[NodeT]):
     cursor: str = strawberry.field(description=CURSOR)
-    node: Campaign = strawberry.field(description="The campaign.")
+    node: NodeT = strawberry.field(description="The item.")
 
 
-@strawberry.type(description="A page of campaigns, newest first (a Relay connection).")
-class CampaignConnection:
-    page: strawberry.Private[Page[CampaignRow]]
-    edges: list[CampaignEdge] = strawberry.field(description="The campaigns of this page, newest first.")
+@strawberry.type(description="A page of a list, newest first (a Relay connection); its name says of what.")
+class Connection(Generic[NodeT]):
+    """Every list of the API that pages: Connection[Campaign] is CampaignConnection (with
+    CampaignEdge), and so on. totalCount is counted only when asked for."""
+
+    page: strawberry.Private[Page[Any]]
+    edges: Sequence[Edge[NodeT]] = strawberry.field(description="The items of this page, newest first.")
     page_info: PageInfo = strawberry.field(description=PAGE_INFO)
 
     @classmethod
-    def from_page(cls, page: Page[CampaignRow]) -> CampaignConnection:
-        return cls(
-            page=page,
-            edges=[
-                CampaignEdge(cursor=c, node=Campaign.from_row(r)) for r, c in zip(page.items, page.cursors, strict=True)
-            ],
-            page_info=PageInfo.from_page(page),
-        )
+    def of(cls, page: Page[R], convert: Callable[[R], NodeT]) -> Self:
+        edges = [Edge(cursor=c, node=convert(r)) for r, c in zip(page.items, page.cursors, strict=True)]
+        return cls(page=page, edges=edges, page_info=PageInfo.from_page(page))
 
-    @strawberry.field(
-        description="How many campaigns the whole connection holds (status filter applied), not only this page."
-    )
-    async def total_count(self) -> int:
-        return await self.page.count()
-
-
-@strawberry.type(description="One ledger entry of an AllocationConnection page, with its cursor.")
-class AllocationEdge:
-    cursor: str = strawberry.field(description=CURSOR)
-    node: Allocation = strawberry.field(description="The ledger entry.")
-
-
-@strawberry.type(description="A page of the allocation ledger, newest first (a Relay connection).")
-class AllocationConnection:
-    page: strawberry.Private[Page[AllocationRow]]
-    edges: list[AllocationEdge] = strawberry.field(description="The entries of this page, newest first.")
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
-
-    @classmethod
-    def from_page(cls, page: Page[AllocationRow]) -> AllocationConnection:
-        return cls(
-            page=page,
-            edges=[
-                AllocationEdge(cursor=c, node=Allocation.from_row(r))
-                for r, c in zip(page.items, page.cursors, strict=True)
-            ],
-            page_info=PageInfo.from_page(page),
-        )
-
-    @strawberry.field(description="How many entries the whole ledger of the source holds, not only this page.")
+    @strawberry.field(description="How many items the whole list holds (its filters applied), not only this page.")
     async def total_count(self) -> int:
         return await self.page.count()
 
@@ -204,7 +176,7 @@ class Account(Node):
         first: PageSize = 20,
         after: After = None,
         status: StatusFilter = None,
-    ) -> CampaignConnection:
+    ) -> Connection[Campaign]:
         page = await campaigns.of_account(
             info.context, self.row.id, _first(first, 20), after, status.value if status else None
         )
@@ -226,9 +198,9 @@ class Account(Node):
             bool | None,
             strawberry.argument(description="True: only acknowledged alerts; false: only open ones; null: all."),
         ] = None,
-    ) -> BudgetAlertConnection:
+    ) -> Connection[BudgetAlert]:
         page = await alerts.of_account(info.context, self.row.id, _first(first, 20), after, acknowledged)
-        return BudgetAlertConnection.from_page(page)
+        return Connection.of(page, BudgetAlert.from_row)
 
     @strawberry.field(description="Its change requests (R19), newest first; first is at most 100.")
     async def change_requests(
@@ -240,19 +212,19 @@ class Account(Node):
             BudgetChangeRequestStatus | None,
             strawberry.argument(description="Only requests in this status; null: all."),
         ] = None,
-    ) -> BudgetChangeRequestConnection:
+    ) -> Connection[BudgetChangeRequest]:
         page = await change_requests.of_account(
             info.context, self.row.id, _first(first, 20), after, status.value if status else None
         )
-        return BudgetChangeRequestConnection.from_page(page)
+        return Connection.of(page, BudgetChangeRequest.from_row)
 
     @strawberry.field(
         description="The trace of every change (R20), newest first; first is at most 100. Every role of the account "
         "reads it."
     )
-    async def activity(self, info: Info, first: PageSize = 50, after: After = None) -> ActivityEntryConnection:
+    async def activity(self, info: Info, first: PageSize = 50, after: After = None) -> Connection[ActivityEntry]:
         page = await activity.of_account(info.context, self.row.id, _first(first, 50), after)
-        return ActivityEntryConnection.from_page(page)
+        return Connection.of(page, ActivityEntry.from_row)
 
 
 @strawberry.type(description="When an account's alerts are raised (R15, R16).")
@@ -319,16 +291,16 @@ class BudgetSource:
         first: PageSize = 20,
         after: After = None,
         status: StatusFilter = None,
-    ) -> CampaignConnection:
+    ) -> Connection[Campaign]:
         page = await campaigns.of_source(
             info.context, self.row, _first(first, 20), after, status.value if status else None
         )
         return await _campaign_page(info, page)
 
     @strawberry.field(description="The allocation ledger, newest first (for an order: with its POs' entries).")
-    async def allocations(self, info: Info, first: PageSize = 50, after: After = None) -> AllocationConnection:
+    async def allocations(self, info: Info, first: PageSize = 50, after: After = None) -> Connection[Allocation]:
         page = await campaigns.allocations_of_source(info.context, self.row, _first(first, 50), after)
-        return AllocationConnection.from_page(page)
+        return Connection.of(page, Allocation.from_row)
 
     @strawberry.field(
         description="Every change of its amount or end date by the account team (R18), oldest first: a PO's own; an "
@@ -452,7 +424,7 @@ def _node_fields(info: Info) -> set[str]:
     return names
 
 
-async def _campaign_page(info: Info, page: Page[CampaignRow]) -> CampaignConnection:
+async def _campaign_page(info: Info, page: Page[CampaignRow]) -> Connection[Campaign]:
     wanted = _node_fields(info)
     await campaigns.prefetch(
         info.context,
@@ -461,7 +433,7 @@ async def _campaign_page(info: Info, page: Page[CampaignRow]) -> CampaignConnect
         sources="budgetSource" in wanted,
         orders=bool(wanted & {"order", "currency"}),
     )
-    return CampaignConnection.from_page(page)
+    return Connection.of(page, Campaign.from_row)
 
 
 def _must(value: Any) -> Any:
@@ -541,7 +513,7 @@ class Campaign(Node):
     @strawberry.field(description="Daily spend records, newest day first; first is at most 100.")
     async def spend(self, info: Info, first: PageSize = 31, after: After = None) -> SpendConnection:
         page = await spend.days_of_campaign(info.context, self.row.id, _first(first, 31), after)
-        return SpendConnection.from_page(page)
+        return SpendConnection.of(page, SpendRecord.from_row)
 
     # These return the object at once when a list field prefetched it (campaigns.prefetch),
     # else an awaitable that loads it: graphql-core awaits whatever is awaitable.
@@ -649,34 +621,6 @@ class BudgetAlert(Node):
         return alerts.message(self.row, _must(await alerts.source_of(info.context, self.row)))
 
 
-@strawberry.type(description="One alert of a BudgetAlertConnection page, with its cursor.")
-class BudgetAlertEdge:
-    cursor: str = strawberry.field(description=CURSOR)
-    node: BudgetAlert = strawberry.field(description="The alert.")
-
-
-@strawberry.type(description="A page of budget alerts, newest first (a Relay connection).")
-class BudgetAlertConnection:
-    page: strawberry.Private[Page[BudgetAlertRow]]
-    edges: list[BudgetAlertEdge] = strawberry.field(description="The alerts of this page, newest first.")
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
-
-    @classmethod
-    def from_page(cls, page: Page[BudgetAlertRow]) -> BudgetAlertConnection:
-        return cls(
-            page=page,
-            edges=[
-                BudgetAlertEdge(cursor=c, node=BudgetAlert.from_row(r))
-                for r, c in zip(page.items, page.cursors, strict=True)
-            ],
-            page_info=PageInfo.from_page(page),
-        )
-
-    @strawberry.field(description="How many alerts the whole connection holds (filter applied), not only this page.")
-    async def total_count(self) -> int:
-        return await self.page.count()
-
-
 @strawberry.type(description="One change of a source's amount or end date by the account team (R18).")
 class Amendment:
     at: datetime = strawberry.field(description="When it was made (UTC).")
@@ -736,34 +680,6 @@ class BudgetChangeRequest(Node):
         return source_from_row(_must(await change_requests.source_of(info.context, self.row)))
 
 
-@strawberry.type(description="One change request of a BudgetChangeRequestConnection page, with its cursor.")
-class BudgetChangeRequestEdge:
-    cursor: str = strawberry.field(description=CURSOR)
-    node: BudgetChangeRequest = strawberry.field(description="The change request.")
-
-
-@strawberry.type(description="A page of change requests, newest first (a Relay connection).")
-class BudgetChangeRequestConnection:
-    page: strawberry.Private[Page[BudgetChangeRequestRow]]
-    edges: list[BudgetChangeRequestEdge] = strawberry.field(description="The requests of this page, newest first.")
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
-
-    @classmethod
-    def from_page(cls, page: Page[BudgetChangeRequestRow]) -> BudgetChangeRequestConnection:
-        return cls(
-            page=page,
-            edges=[
-                BudgetChangeRequestEdge(cursor=c, node=BudgetChangeRequest.from_row(r))
-                for r, c in zip(page.items, page.cursors, strict=True)
-            ],
-            page_info=PageInfo.from_page(page),
-        )
-
-    @strawberry.field(description="How many requests the whole connection holds (filter applied), not only this page.")
-    async def total_count(self) -> int:
-        return await self.page.count()
-
-
 @strawberry.type(description="One field a change changed, with its values as the API writes them (null: none).")
 class FieldChange:
     field: str = strawberry.field(description='The GraphQL field name, e.g. "status".')
@@ -804,34 +720,6 @@ class ActivityEntry(Node):
         )
 
 
-@strawberry.type(description="One entry of an ActivityEntryConnection page, with its cursor.")
-class ActivityEntryEdge:
-    cursor: str = strawberry.field(description=CURSOR)
-    node: ActivityEntry = strawberry.field(description="The entry.")
-
-
-@strawberry.type(description="A page of the trace, newest first (a Relay connection).")
-class ActivityEntryConnection:
-    page: strawberry.Private[Page[ActivityRow]]
-    edges: list[ActivityEntryEdge] = strawberry.field(description="The entries of this page, newest first.")
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
-
-    @classmethod
-    def from_page(cls, page: Page[ActivityRow]) -> ActivityEntryConnection:
-        return cls(
-            page=page,
-            edges=[
-                ActivityEntryEdge(cursor=c, node=ActivityEntry.from_row(r))
-                for r, c in zip(page.items, page.cursors, strict=True)
-            ],
-            page_info=PageInfo.from_page(page),
-        )
-
-    @strawberry.field(description="How many entries the account's whole trace holds, not only this page.")
-    async def total_count(self) -> int:
-        return await self.page.count()
-
-
 @strawberry.type(description="A campaign's spend on one UTC day: the figure of the day's latest report (R11).")
 class SpendRecord(Node):
     row: strawberry.Private[SpendDayRow]
@@ -858,31 +746,18 @@ class SpendRecord(Node):
         return Campaign.from_row(_must(await info.context.loaders.campaign.load(self.row.campaign_id)))
 
 
-@strawberry.type(description="One day of a SpendConnection page, with its cursor.")
-class SpendEdge:
-    cursor: str = strawberry.field(description=CURSOR)
-    node: SpendRecord = strawberry.field(description="The day's spend record.")
+@strawberry.type(name="SpendEdge", description="One day of a SpendConnection page, with its cursor.")
+class SpendEdge(Edge[SpendRecord]):
+    pass
 
 
-@strawberry.type(description="A page of a campaign's daily spend records, newest day first (a Relay connection).")
-class SpendConnection:
-    page: strawberry.Private[Page[SpendDayRow]]
-    edges: list[SpendEdge] = strawberry.field(description="The days of this page, newest first.")
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
-
-    @classmethod
-    def from_page(cls, page: Page[SpendDayRow]) -> SpendConnection:
-        return cls(
-            page=page,
-            edges=[
-                SpendEdge(cursor=c, node=SpendRecord.from_row(r)) for r, c in zip(page.items, page.cursors, strict=True)
-            ],
-            page_info=PageInfo.from_page(page),
-        )
-
-    @strawberry.field(description="How many days with spend the campaign has, not only this page.")
-    async def total_count(self) -> int:
-        return await self.page.count()
+@strawberry.type(
+    name="SpendConnection",
+    description="A page of a campaign's daily spend records, newest day first (a Relay connection).",
+)
+class SpendConnection(Connection[SpendRecord]):
+    # API.md names these two (not SpendRecordConnection / SpendRecordEdge, the generic's names).
+    edges: Sequence[SpendEdge] = strawberry.field(description="The days of this page, newest first.")
 
 
 @strawberry.type(description="An API key, seen by the account team only; its secret is shown once, on issue.")
