@@ -1,33 +1,62 @@
 """`GET /exports/ledger.csv?budgetSourceId=<id>[&from=<date>&to=<date>]` (API.md section 8): the
 HTTP side of the ledger export. The same key and tenant rules as /graphql: no key is 401, an
-unknown or another account's source is 404, a malformed date is 400. The body streams from a
-server-side cursor (resolvers/exports.py, db/exports.py): memory stays flat whatever the size.
+unknown or another account's source is 404, a missing source or a malformed date is 400. The
+body streams from a server-side cursor (resolvers/exports.py, db/exports.py): memory stays flat
+whatever the size.
+
 At most EXPORTS_AT_ONCE exports run per process (each holds a database connection while it
-streams); one more is told 503 and when to retry."""
+streams); one more is told 503 and when to retry. The export's transaction is SQLAlchemy's, so
+however the response ends (finished, client gone, cancelled, a HEAD) it is rolled back and the
+connection goes back to the pool clean; a client that stops reading for IDLE_TIMEOUT_S loses its export."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from budgetline.auth import bearer_secret
-from budgetline.errors import json_error
+from budgetline.errors import BUSY_MESSAGE, json_error
+from db.session import database_busy, database_unavailable
 from resolvers.api_keys import authenticate
+from resolvers.budget_sources import SourceRow, global_id
 from resolvers.context import Context
 from resolvers.errors import UserError
 from resolvers.exports import csv_chunks, period, visible_source
 
 log = logging.getLogger("budgetline.exports")
+access_log = logging.getLogger("budgetline.request")
 
 EXPORTS_AT_ONCE = 4
+IDLE_TIMEOUT_S = 60
 PARAMETERS = frozenset({"budgetSourceId", "from", "to"})
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class Released(StreamingResponse):
+    """A streaming response that gives its connection and export slot back however it ends (a
+    HEAD request, a client gone before or during the body, an error): Starlette may never
+    iterate the body at all, so the body cannot be the one to clean up."""
+
+    def __init__(self, cleanup: Callable[[], Awaitable[None]], *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.cleanup = cleanup
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await asyncio.shield(self.cleanup())
 
 
 class LedgerExport:
@@ -40,25 +69,28 @@ class LedgerExport:
         self.running = asyncio.Semaphore(EXPORTS_AT_ONCE)
 
     async def endpoint(self, request: Request) -> Response:
-        request.state.request_id = uuid.uuid4().hex
+        started = time.perf_counter()
+        supplied = request.headers.get("x-request-id", "")
+        request.state.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
         request.state.codes = []
         response = await self._respond(request)
         response.headers["X-Request-Id"] = request.state.request_id
+        access_log.info(
+            "GET ledger.csv %s",
+            response.status_code,
+            extra={
+                "request_id": request.state.request_id,
+                "method": request.method,
+                "path": request.url.path,
+                "status": response.status_code,
+                "operation": "export:ledger.csv",
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "codes": request.state.codes,
+            },
+        )
         return response
 
     async def _respond(self, request: Request) -> Response:
-        unknown = sorted(set(request.query_params) - PARAMETERS)
-        if unknown:
-            return json_error(
-                request, 400, f"unknown query parameter {unknown[0]!r}: use budgetSourceId, from, to", "BAD_REQUEST"
-            )
-        try:
-            start, end = (_date(request, name) for name in ("from", "to"))
-            period(start, end)
-        except ValueError as exc:
-            return json_error(request, 400, str(exc), "BAD_REQUEST")
-        except UserError as exc:
-            return json_error(request, 400, exc.message, "BAD_REQUEST")
         async with self.sessions() as session:
             secret = bearer_secret(request)
             principal = await authenticate(session, secret) if secret else None
@@ -70,9 +102,17 @@ class LedgerExport:
                     "UNAUTHENTICATED",
                     **{"WWW-Authenticate": "Bearer"},
                 )
+            problem = _check_parameters(request)
+            if problem is not None:
+                return json_error(request, 400, problem, "BAD_REQUEST")
+            start, end = _date(request, "from"), _date(request, "to")
+            try:
+                period(start, end)
+            except UserError as exc:
+                return json_error(request, 400, exc.message, "BAD_REQUEST")
             ctx = Context(session=session, principal=principal, request_id=request.state.request_id)
             try:
-                source = await visible_source(ctx, request.query_params.get("budgetSourceId"))
+                source = await visible_source(ctx, request.query_params["budgetSourceId"])
             except UserError as exc:
                 return json_error(request, 404, exc.message, exc.code)
         if self.running.locked():
@@ -83,31 +123,77 @@ class LedgerExport:
                 "SERVICE_UNAVAILABLE",
                 **{"Retry-After": "5"},
             )
-        filename = f"ledger-{request.query_params['budgetSourceId']}.csv"
-        return StreamingResponse(
-            self._stream(source, start, end, request.state.request_id),
+        await self.running.acquire()  # free (checked above): no wait, so no other request in between
+        try:
+            # Taken now, so that a database that cannot serve is a 503, not a broken 200.
+            connection = await self.engine.connect()
+            transaction = await connection.begin()
+        except Exception as exc:
+            self.running.release()
+            if not (database_busy(exc) or database_unavailable(exc)):
+                raise
+            return json_error(request, 503, BUSY_MESSAGE, "SERVICE_UNAVAILABLE", **{"Retry-After": "5"})
+
+        async def cleanup() -> None:
+            try:
+                if transaction.is_active:
+                    await transaction.rollback()
+                await connection.close()
+            except Exception:
+                log.warning("discarding an export's connection left in a broken state")
+                await connection.invalidate()
+            finally:
+                self.running.release()
+
+        headers = {
+            "Content-Disposition": f'attachment; filename="ledger-{global_id(source)}.csv"',
+            "Cache-Control": "private, no-store",
+        }
+        return Released(
+            cleanup,
+            self._stream(connection, source, start, end, request.state.request_id),
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, no-store"},
+            headers=headers,
         )
 
     async def _stream(
-        self, source: object, start: date | None, end: date | None, request_id: str
+        self, connection: AsyncConnection, source: SourceRow, start: date | None, end: date | None, request_id: str
     ) -> AsyncIterator[bytes]:
+        """The body, on the connection and transaction the response's cleanup ends."""
         try:
-            async with self.running, self.engine.connect() as connection:
-                driver = (await connection.get_raw_connection()).driver_connection
-                async for chunk in csv_chunks(driver, source, start, end, self.statement_timeout_ms):  # type: ignore[arg-type]
-                    yield chunk.encode()
+            async for chunk in csv_chunks(connection, source, start, end, self.statement_timeout_ms, IDLE_TIMEOUT_S):
+                yield chunk.encode()
         except Exception:
             log.exception("ledger export failed mid-stream (request %s)", request_id)
             raise
 
 
+def _check_parameters(request: Request) -> str | None:
+    """What is wrong with the query string, if anything (each parameter once, dates YYYY-MM-DD)."""
+    names = [name for name, _ in request.query_params.multi_items()]
+    unknown = sorted(set(names) - PARAMETERS)
+    if unknown:
+        return f"unknown query parameter {unknown[0][:40]!r}: use budgetSourceId, from, to"
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        return f"{repeated[0]} is given more than once"
+    if not request.query_params.get("budgetSourceId"):
+        return "budgetSourceId is required: the Order or PurchaseOrder ID whose ledger to export"
+    for name in ("from", "to"):
+        value = request.query_params.get(name)
+        if value and not (_DATE.match(value) and _valid(value)):
+            return f"{name} must be a date like 2026-11-27, not {value[:40]!r}"
+    return None
+
+
+def _valid(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _date(request: Request, name: str) -> date | None:
     value = request.query_params.get(name)
-    if value is None or value == "":
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{name} must be a date like 2026-11-27, not {value[:40]!r}") from None
+    return date.fromisoformat(value) if value else None

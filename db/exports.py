@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.reads import Record
 
@@ -37,18 +39,24 @@ SELECT 'spend', s.id, s.created_at, s.campaign_id, c.name,
 
 
 async def ledger(
-    conn: Any,
+    connection: AsyncConnection,
     order_id: int,
     purchase_order_id: int | None,
     start: datetime,
     end: datetime,
     batch: int,
     statement_timeout_ms: int,
+    idle_timeout_s: int,
 ) -> AsyncIterator[list[Record]]:
-    """Batches of entries, read through a cursor in a read-only transaction of `conn` (asyncpg);
-    each fetch bounded by the statement timeout (set here too: a pooler drops connection settings)."""
-    async with conn.transaction(readonly=True):
-        await conn.execute(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}")
-        cursor = await conn.cursor(LEDGER, order_id, purchase_order_id, start, end)
-        while rows := await cursor.fetch(batch):
-            yield rows
+    """Batches of entries, through a server-side cursor, in the transaction the caller began on
+    `connection` (SQLAlchemy's, so that it ends, rolled back, however the caller stops). Each fetch
+    is bounded by the statement timeout (set here: a pooler drops connection settings), and the
+    transaction by an idle timeout while the caller waits on its client."""
+    await connection.execute(text("SET TRANSACTION READ ONLY"))
+    await connection.execute(text(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}"))
+    await connection.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {int(idle_timeout_s) * 1000}"))
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    cursor = await driver.cursor(LEDGER, order_id, purchase_order_id, start, end)
+    while rows := await cursor.fetch(batch):
+        yield rows

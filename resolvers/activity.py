@@ -161,20 +161,25 @@ async def record(
         gone = next((r for r in collected if decoded and ids.encode(NODE_TYPE[type(r)], r.id) == subject), None)
         account_id = gone.account_id if gone is not None else None
         fields = collected.get(gone, {}) if gone is not None else {}
-        subject_id = subject
+        subject_id, subject = subject, gone
     elif type(subject) in NODE_TYPE:
         account_id = subject.id if isinstance(subject, AccountRow) else subject.account_id
         fields = collected.get(subject, {})
         subject_id = ids.encode(NODE_TYPE[type(subject)], subject.id)
     else:
         return None
+    changes = changes_of(fields)
+    for row, other in collected.items():  # what it changed besides its subject (an approval: the source)
+        if row is not subject and other:
+            prefix = NODE_TYPE[type(row)][0].lower() + NODE_TYPE[type(row)][1:]
+            changes += [{**c, "field": f"{prefix}.{c['field']}"} for c in changes_of(other)]
     entry = ActivityRow(
         account_id=account_id,
         actor=actor,
         request_id=request_id or None,
         operation=operation,
         subject_id=subject_id,
-        changes=changes_of(fields),
+        changes=changes,
     )
     session.add(entry)
     await session.flush()

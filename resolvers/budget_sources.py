@@ -401,7 +401,7 @@ async def amend_purchase_order(
     ctx: Context, *, purchase_order_id: str, amount: Decimal | None, note: str
 ) -> PurchaseOrderRow:
     require_account_team(ctx.principal)
-    change = _checked(amount, None, note)
+    change = _checked(amount, None, note, term=False)
 
     async def work(session: AsyncSession) -> PurchaseOrderRow:
         _, pk = ids.expect(purchase_order_id, "purchaseOrderId", "PurchaseOrder")
@@ -417,10 +417,11 @@ async def amend_purchase_order(
     return await ctx.transact(work)
 
 
-def _checked(amount: Decimal | None, end_date: date | None, note: str) -> Amendment:
+def _checked(amount: Decimal | None, end_date: date | None, note: str, *, term: bool = True) -> Amendment:
     clean = validation.note(note, "note")
     if amount is None and end_date is None:
-        raise InvalidInput("give the new amount, the new endDate, or both", "amount")
+        asked = "give the new amount, the new endDate, or both" if term else "give the new amount"
+        raise InvalidInput(asked, "amount")
     if amount is not None:
         validation.positive_amount(amount, "amount")
     return Amendment(amount, end_date, clean)

@@ -16,7 +16,7 @@ from resolvers import budget_sources, ids, validation
 from resolvers.access import require_account_team, require_writer, visible
 from resolvers.budget_sources import Amendment, SourceRow
 from resolvers.context import Context, Principal
-from resolvers.errors import InvalidInput, NotFound, RequestState
+from resolvers.errors import InvalidInput, NotFound, RequestState, UserError
 from resolvers.pagination import Page, paginate
 
 STATUSES = ("PENDING", "APPROVED", "DECLINED", "WITHDRAWN")
@@ -77,7 +77,11 @@ async def approve(ctx: Context, *, request_id: str, note: str | None) -> BudgetC
         change = Amendment(
             row.amount, row.end_date, f"change request {ids.encode('BudgetChangeRequest', row.id)}: {row.note}"
         )
-        await budget_sources.apply_amendment(session, source, change, ctx.principal.actor, request_id=row.id)
+        try:
+            await budget_sources.apply_amendment(session, source, change, ctx.principal.actor, request_id=row.id)
+        except UserError as refused:
+            refused.field = "requestId"  # R18's error, about the request: its input has no amount
+            raise
         _decide(row, "APPROVED", ctx.principal, decision)
         await session.flush()
         return row

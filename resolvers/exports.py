@@ -60,7 +60,12 @@ def period(start: date | None, end: date | None) -> tuple[datetime, datetime]:
 
 
 async def csv_chunks(
-    conn: Any, source: SourceRow, start: date | None, end: date | None, statement_timeout_ms: int
+    connection: Any,
+    source: SourceRow,
+    start: date | None,
+    end: date | None,
+    statement_timeout_ms: int,
+    idle_timeout_s: int,
 ) -> AsyncIterator[str]:
     """RFC 4180 text (the csv module, CRLF line ends): the header, then each entry, in chunks."""
     low, high = period(start, end)
@@ -70,7 +75,10 @@ async def csv_chunks(
     writer.writerow(HEADER)
     yield _drain(buffer)
     order_id = budget_sources.order_of(source).id
-    async for rows in exports.ledger(conn, order_id, purchase_order_id, low, high, BATCH, statement_timeout_ms):
+    ledger = exports.ledger(
+        connection, order_id, purchase_order_id, low, high, BATCH, statement_timeout_ms, idle_timeout_s
+    )
+    async for rows in ledger:
         writer.writerows(row(r) for r in rows)
         yield _drain(buffer)
 
@@ -86,10 +94,10 @@ def row(entry: Record) -> tuple[str, ...]:
         ids.encode("Allocation" if allocation else "SpendReport", entry["id"]),
         entry["at"].astimezone(UTC).isoformat(),
         ids.encode("Campaign", entry["campaign_id"]),
-        entry["campaign_name"],
+        cell(entry["campaign_name"]),
         ids.encode(source_kind, source_pk),
-        entry["po_number"] or "",
-        entry["order_number"],
+        cell(entry["po_number"] or ""),
+        cell(entry["order_number"]),
         entry["kind"],
         entry["reason"] or "",
         f"{entry['delta']:.2f}" if allocation else "",
@@ -97,6 +105,13 @@ def row(entry: Record) -> tuple[str, ...]:
         "" if allocation else f"{entry['amount']:.2f}",
         entry["actor"],
     )
+
+
+def cell(text: str) -> str:
+    """A text a person typed, made safe for spreadsheets: a leading = + - @ (or tab, carriage
+    return) would make Excel or Sheets run it as a formula, so it gets a leading apostrophe
+    (OWASP's CSV-injection advice); amounts, dates and IDs are never text of this kind."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _drain(buffer: io.StringIO) -> str:

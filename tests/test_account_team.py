@@ -6,6 +6,7 @@ Every refusal is checked for its exact type and code and for an unchanged databa
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -244,6 +245,10 @@ async def test_r19_request_then_approve_applies_exactly_the_amendment(
     assert (amendment["amountBefore"], amendment["amountAfter"]) == ("10000.00", "12000.00")
     assert asked["id"] in amendment["note"] and "more reach" in amendment["note"]
     assert await db.fetchval("SELECT request_id FROM amendments") == pk(asked["id"])
+    # R20: the approval's entry shows the request's decision and the amendment it applied.
+    entry = await db.fetchval("SELECT changes FROM activity WHERE operation = 'approveBudgetChangeRequest'")
+    assert {"field": "status", "before": "PENDING", "after": "APPROVED"} in json.loads(entry)
+    assert {"field": "purchaseOrder.amount", "before": "10000.00", "after": "12000.00"} in json.loads(entry)
     for mutation in ("approveBudgetChangeRequest", "declineBudgetChangeRequest"):
         again = await refused(
             api,
@@ -284,6 +289,7 @@ async def test_r19_an_approval_r18_refuses_fails_and_the_request_stays_pending(
         "AMOUNT_BELOW_COMMITTED",
         select=REQUEST,
         unallocated="4000.00",
+        field="requestId",  # the approval's input names no amount
     )
     assert await db.fetchval("SELECT status FROM budget_change_requests") == "PENDING"
     declined = await api.mutate("declineBudgetChangeRequest", {"requestId": asked["id"], "note": "no"}, select=REQUEST)

@@ -122,11 +122,14 @@ async def test_export_errors(api: Api, ledger_world: tuple[World, str, str]) -> 
     other = await api.world(name="Other")
     cases = [
         (None, {"budgetSourceId": world.po}, 401, "UNAUTHENTICATED"),
+        (None, {"budgetSourceId": world.po, "from": "bad"}, 401, "UNAUTHENTICATED"),  # who asks, first
         (other.manager, {"budgetSourceId": world.po}, 404, "NOT_FOUND"),
         (world.manager, {"budgetSourceId": "UHVyY2hhc2VPcmRlcjo5OTk5OQ"}, 404, "NOT_FOUND"),
         (world.manager, {"budgetSourceId": world.account}, 404, "NOT_FOUND"),
-        (world.manager, {}, 404, "NOT_FOUND"),
+        (world.manager, {}, 400, "BAD_REQUEST"),
+        (world.manager, {"budgetSourceId": [world.po, world.order]}, 400, "BAD_REQUEST"),
         (world.manager, {"budgetSourceId": world.po, "from": "yesterday"}, 400, "BAD_REQUEST"),
+        (world.manager, {"budgetSourceId": world.po, "from": "20261127"}, 400, "BAD_REQUEST"),
         (
             world.manager,
             {"budgetSourceId": world.po, "from": iso(TODAY), "to": iso(TODAY - timedelta(1))},
@@ -204,3 +207,60 @@ async def test_a_million_rows_stream_in_flat_memory(api: Api, db: asyncpg.Connec
     grown = (peak - baseline) / 2**20
     print(f"exported {lines:,} lines, {size / 2**20:.0f} MiB; server RSS grew {grown:.1f} MiB")
     assert grown < 64, f"the export grew the server by {grown:.0f} MiB for {size / 2**20:.0f} MiB of CSV"
+
+
+async def test_names_and_cells_are_safe(api: Api, db: asyncpg.Connection) -> None:
+    world = await api.world()
+    campaign = await world.published("10.00")
+    await world.ok("updateCampaign", {"campaignId": campaign, "name": '=HYPERLINK("http://x"), "a"'})
+    response = await export(api.client, world.manager, budgetSourceId=world.po + '"')  # junk after the ID
+    assert response.headers["content-disposition"] == f'attachment; filename="ledger-{world.po}.csv"'
+    (row,) = parse(response)
+    assert row["campaign_name"] == '\'=HYPERLINK("http://x"), "a"'  # no formula for a spreadsheet
+
+
+@pytest.mark.slow
+async def test_an_export_cut_short_or_a_head_leaves_every_connection_clean(
+    api: Api, db: asyncpg.Connection, live_servers: Any
+) -> None:
+    world = await api.world()
+    campaign = await world.published("1000.00")
+    await db.execute("SET session_replication_role = replica")
+    await db.execute(
+        """INSERT INTO allocations (account_id, campaign_id, order_id, purchase_order_id, delta, reason, actor)
+           SELECT $1, $2, $3, $4, 0.01, 'publish', 'generated' FROM generate_series(1, 100000)""",
+        pk(world.account),
+        pk(campaign),
+        pk(world.order),
+        pk(world.po),
+    )
+    await db.execute("SET session_replication_role = DEFAULT")
+    # Five connections in all: a connection left mid-transaction would soon be a request's.
+    [server] = live_servers(1, BUDGETLINE_DB_POOL_SIZE="5", BUDGETLINE_DB_MAX_OVERFLOW="0")
+    headers = {"Authorization": f"Bearer {world.manager}"}
+    params = {"budgetSourceId": world.po}
+    node = {"query": "query($id: ID!) { node(id: $id) { id } }", "variables": {"id": world.po}}
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+        for _ in range(3):
+            async with client.stream("GET", "/exports/ledger.csv", params=params, headers=headers) as response:
+                assert response.status_code == 200
+                async for _chunk in response.aiter_bytes():
+                    break  # the client goes away mid-body
+            head = await client.head("/exports/ledger.csv", params=params, headers=headers)
+            assert head.status_code == 200
+        await asyncio.sleep(0.5)
+        answers = await asyncio.gather(*(client.post("/graphql", json=node, headers=headers) for _ in range(20)))
+        assert [a.status_code for a in answers] == [200] * 20
+        assert all("errors" not in a.json() for a in answers), [a.text for a in answers if "errors" in a.json()]
+        # Four exports at once at most; their slots come back when they end, however they end.
+        streams = [client.stream("GET", "/exports/ledger.csv", params=params, headers=headers) for _ in range(4)]
+        opened = [await s.__aenter__() for s in streams]
+        assert [r.status_code for r in opened] == [200] * 4
+        fifth = await client.get("/exports/ledger.csv", params=params, headers=headers)
+        assert fifth.status_code == 503 and fifth.headers["retry-after"] == "5"
+        for s in streams:
+            await s.__aexit__(None, None, None)
+        await asyncio.sleep(0.5)
+        again = await client.get("/exports/ledger.csv", params={**params, "from": "2000-01-01"}, headers=headers)
+        assert again.status_code == 200 and again.text.count("\r\n") == 100002
+    assert "Traceback" not in server.log_path.read_text().replace("ledger export failed mid-stream", "")
