@@ -31,7 +31,10 @@ def decode(value: str) -> tuple[str, int] | None:
     if not isinstance(value, str) or not 0 < len(value) <= 64 or not value.isascii():
         return None
     try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii")
+        # Strict: a character outside the URL-safe alphabet makes it no ID (the lenient decoder
+        # would drop it, and an ID with junk around it would still name the object).
+        padded = value + "=" * (-len(value) % 4)
+        raw = base64.b64decode(padded, altchars=b"-_", validate=True).decode("ascii")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
     type_name, sep, pk = raw.partition(":")

@@ -213,7 +213,9 @@ async def test_names_and_cells_are_safe(api: Api, db: asyncpg.Connection) -> Non
     world = await api.world()
     campaign = await world.published("10.00")
     await world.ok("updateCampaign", {"campaignId": campaign, "name": '=HYPERLINK("http://x"), "a"'})
-    response = await export(api.client, world.manager, budgetSourceId=world.po + '"')  # junk after the ID
+    junk = await export(api.client, world.manager, budgetSourceId=world.po + '"\n')
+    assert junk.status_code == 404  # an ID with junk around it is no ID
+    response = await export(api.client, world.manager, budgetSourceId=world.po)
     assert response.headers["content-disposition"] == f'attachment; filename="ledger-{world.po}.csv"'
     (row,) = parse(response)
     assert row["campaign_name"] == '\'=HYPERLINK("http://x"), "a"'  # no formula for a spreadsheet
