@@ -66,10 +66,12 @@ class GqlSocket:
         await self.send({"id": id, "type": "subscribe", "payload": {"query": query, "variables": variables or {}}})
 
     async def closed(self, within: float = 10.0) -> tuple[int, str]:
-        """(code, reason) once the server closes the socket; messages before it are dropped."""
+        """(code, reason) once the server closes the socket; messages before it are kept in
+        `self.before_close`."""
+        self.before_close: list[str] = []
         with contextlib.suppress(ConnectionClosed):
             while True:
-                await asyncio.wait_for(self.ws.recv(), within)
+                self.before_close.append(str(await asyncio.wait_for(self.ws.recv(), within)))
         assert self.ws.close_code is not None
         return self.ws.close_code, self.ws.close_reason or ""
 
