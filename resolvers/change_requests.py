@@ -19,8 +19,6 @@ from resolvers.context import Context, Principal
 from resolvers.errors import InvalidInput, NotFound, RequestState, UserError
 from resolvers.pagination import Page, paginate
 
-STATUSES = ("PENDING", "APPROVED", "DECLINED", "WITHDRAWN")
-
 
 async def request(
     ctx: Context, *, budget_source_id: str, amount: Decimal | None, end_date: date | None, note: str
@@ -133,11 +131,6 @@ def _decide(row: BudgetChangeRequestRow, status: str, principal: Principal, note
 
 
 # --- reads -------------------------------------------------------------------------------------
-
-
-def check_status(status: str | None) -> None:
-    if status is not None and status not in STATUSES:
-        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}", "status")
 
 
 async def of_account(
