@@ -117,12 +117,6 @@ async def get_visible(ctx: Context, pk: int) -> BudgetAlertRow | None:
         return visible(ctx.principal, await session.get(BudgetAlertRow, pk))
 
 
-async def source_of(ctx: Context, alert: BudgetAlertRow) -> SourceRow | None:
-    if alert.purchase_order_id is not None:
-        return await ctx.loaders.purchase_order.load(alert.purchase_order_id)
-    return await ctx.loaders.order.load(alert.order_id)
-
-
 def message(alert: BudgetAlertRow, source: SourceRow) -> str:
     """What an alert says, for people: the source by its display name and what happened."""
     name = budget_sources.display_name(source)

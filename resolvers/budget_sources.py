@@ -226,6 +226,14 @@ async def purchase_orders_of_order(ctx: Context, order_id: int) -> list[Purchase
     return await _listed(ctx, stmt.order_by(PurchaseOrderRow.id))
 
 
+async def load(ctx: Context, order_id: int, purchase_order_id: int | None) -> SourceRow | None:
+    """The source a row names by (order_id, purchase_order_id): its PO when it has one, else its
+    order (alerts, change requests), through the request's loaders."""
+    if purchase_order_id is not None:
+        return await ctx.loaders.purchase_order.load(purchase_order_id)
+    return await ctx.loaders.order.load(order_id)
+
+
 async def get_visible(ctx: Context, type_name: str, pk: int) -> SourceRow | None:
     if type_name == "PurchaseOrder":
         return visible(ctx.principal, await ctx.loaders.purchase_order.load(pk))

@@ -159,9 +159,3 @@ async def of_source(ctx: Context, source: SourceRow, status: str | None) -> list
 async def get_visible(ctx: Context, pk: int) -> BudgetChangeRequestRow | None:
     async with ctx.use_session() as session:
         return visible(ctx.principal, await session.get(BudgetChangeRequestRow, pk))
-
-
-async def source_of(ctx: Context, row: BudgetChangeRequestRow) -> SourceRow | None:
-    if row.purchase_order_id is not None:
-        return await ctx.loaders.purchase_order.load(row.purchase_order_id)
-    return await ctx.loaders.order.load(row.order_id)

@@ -610,7 +610,9 @@ class BudgetAlert(Node):
 
     @strawberry.field(description="The source it is about (for a PO's change that crossed on its order: the order).")
     async def budget_source(self, info: Info) -> BudgetSource:
-        return source_from_row(_must(await alerts.source_of(info.context, self.row)))
+        return source_from_row(
+            _must(await budget_sources.load(info.context, self.row.order_id, self.row.purchase_order_id))
+        )
 
     @strawberry.field(description="The campaign whose change raised it; null for EXPIRING_UNUSED_BUDGET.")
     def campaign(self, info: Info) -> Campaign | None:
@@ -618,7 +620,9 @@ class BudgetAlert(Node):
 
     @strawberry.field(description="What happened, in a sentence naming the source.")
     async def message(self, info: Info) -> str:
-        return alerts.message(self.row, _must(await alerts.source_of(info.context, self.row)))
+        return alerts.message(
+            self.row, _must(await budget_sources.load(info.context, self.row.order_id, self.row.purchase_order_id))
+        )
 
 
 @strawberry.type(description="One change of a source's amount or end date by the account team (R18).")
@@ -677,7 +681,9 @@ class BudgetChangeRequest(Node):
 
     @strawberry.field(description="The Order or PurchaseOrder it is about.")
     async def budget_source(self, info: Info) -> BudgetSource:
-        return source_from_row(_must(await change_requests.source_of(info.context, self.row)))
+        return source_from_row(
+            _must(await budget_sources.load(info.context, self.row.order_id, self.row.purchase_order_id))
+        )
 
 
 @strawberry.type(description="One field a change changed, with its values as the API writes them (null: none).")
