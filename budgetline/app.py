@@ -6,9 +6,7 @@ import asyncio
 import gc
 import hmac
 import logging
-import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -32,7 +30,7 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult as StrawberryExecutionResult
 
-from budgetline import idempotency, sweeper, tracing
+from budgetline import idempotency, observability, sweeper, tracing
 from budgetline.auth import bearer_secret
 from budgetline.compiled import CompiledQueries, Fallback
 from budgetline.errors import (
@@ -63,7 +61,6 @@ access_log = logging.getLogger("budgetline.request")
 # How long a request waits for a database connection before it is told to retry (as the pool's own
 # default timeout).
 ADMISSION_TIMEOUT_S = 30.0
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 async def _close(session: AsyncSession) -> None:
@@ -148,8 +145,7 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         # Mounted as a Route: Starlette hands it HTTP requests only.
         started = time.perf_counter()
         request = Request(scope, receive)
-        supplied = request.headers.get("x-request-id", "")
-        request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        request_id = observability.request_id(request.headers.get("x-request-id", ""))
         request.state.request_id = request_id
         request.state.codes = []
         if self.tracer is not None:

@@ -15,7 +15,6 @@ import asyncio
 import logging
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date
 
@@ -24,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from budgetline import observability
 from budgetline.auth import bearer_secret
 from budgetline.errors import BUSY_MESSAGE, json_error
 from db.session import database_busy, database_unavailable
@@ -40,7 +40,6 @@ EXPORTS_AT_ONCE = 4
 IDLE_TIMEOUT_S = 60
 PARAMETERS = frozenset({"budgetSourceId", "from", "to"})
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class Released(StreamingResponse):
@@ -70,8 +69,7 @@ class LedgerExport:
 
     async def endpoint(self, request: Request) -> Response:
         started = time.perf_counter()
-        supplied = request.headers.get("x-request-id", "")
-        request.state.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        request.state.request_id = observability.request_id(request.headers.get("x-request-id", ""))
         request.state.codes = []
         response = await self._respond(request)
         response.headers["X-Request-Id"] = request.state.request_id

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import traceback
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -84,6 +86,15 @@ class Metrics:
         self.latency.labels(operation).observe(seconds)
         for code in codes:
             self.errors.labels(code).inc()
+
+
+# A client's own X-Request-Id is kept when it is safe to log and echo; otherwise one is made.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def request_id(supplied: str) -> str:
+    """The request's id for its log line, its errors and its X-Request-Id response header."""
+    return supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
 
 
 def operation_label(document: DocumentNode, operation_name: str | None) -> str | None:

@@ -152,6 +152,12 @@ async def test_export_errors(api: Api, ledger_world: tuple[World, str, str]) -> 
         headers={"Authorization": f"Bearer {other.manager}"},
     )
     assert foreign.json()["errors"][0]["message"] == unknown.json()["errors"][0]["message"]  # says nothing more
+    traced = await api.client.get(
+        "/exports/ledger.csv",
+        params={"budgetSourceId": world.po},
+        headers={"Authorization": f"Bearer {world.manager}", "X-Request-Id": "finance-run-7"},
+    )
+    assert traced.status_code == 200 and traced.headers["x-request-id"] == "finance-run-7"  # as /graphql does
 
 
 @pytest.mark.slow
