@@ -40,6 +40,7 @@ from budgetline.errors import (
     is_request_error,
     json_error,
     response_media_type,
+    unauthenticated,
 )
 from budgetline.events import TRY_AGAIN_LATER, Hub
 from budgetline.exports import LedgerExport
@@ -228,13 +229,7 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             secret = bearer_secret(request)
             principal = await authenticate(session, secret) if secret else None
             if principal is None:
-                return json_error(
-                    request,
-                    401,
-                    "a valid API key is required: send Authorization: Bearer <secret>",
-                    "UNAUTHENTICATED",
-                    **{"WWW-Authenticate": "Bearer"},
-                )
+                return unauthenticated(request)
             key = request.headers.get(idempotency.HEADER)
             if key is not None and request.method == "POST":
                 return await idempotency.perform_once(

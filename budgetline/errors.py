@@ -165,5 +165,16 @@ def json_error(request: Request, status: int, message: str, code: str, **headers
     return response
 
 
+def unauthenticated(request: Request) -> JSONResponse:
+    """401 for a request without a valid key, on every endpoint that takes one."""
+    return json_error(
+        request,
+        401,
+        "a valid API key is required: send Authorization: Bearer <secret>",
+        "UNAUTHENTICATED",
+        **{"WWW-Authenticate": "Bearer"},
+    )
+
+
 def is_request_error(errors: list[GraphQLError] | None, data: Any) -> bool:
     return bool(errors) and data is None and all(e.path is None for e in errors or [])

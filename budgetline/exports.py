@@ -25,7 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 from budgetline import observability
 from budgetline.auth import bearer_secret
-from budgetline.errors import BUSY_MESSAGE, json_error
+from budgetline.errors import BUSY_MESSAGE, json_error, unauthenticated
 from db.session import database_busy, database_unavailable
 from resolvers.api_keys import authenticate
 from resolvers.budget_sources import SourceRow, global_id
@@ -93,13 +93,7 @@ class LedgerExport:
             secret = bearer_secret(request)
             principal = await authenticate(session, secret) if secret else None
             if principal is None:
-                return json_error(
-                    request,
-                    401,
-                    "a valid API key is required: send Authorization: Bearer <secret>",
-                    "UNAUTHENTICATED",
-                    **{"WWW-Authenticate": "Bearer"},
-                )
+                return unauthenticated(request)
             problem = _check_parameters(request)
             if problem is not None:
                 return json_error(request, 400, problem, "BAD_REQUEST")
