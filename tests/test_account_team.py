@@ -488,3 +488,32 @@ async def test_r20_the_trace_is_append_only_and_tenant_isolated(api: Api, world:
         await db.execute("UPDATE activity SET actor = 'someone else'")
     with pytest.raises(asyncpg.PostgresError, match="append-only"):
         await db.execute("DELETE FROM activity")
+
+
+async def test_r18_r19_notes_are_bounded_at_1000_characters(api: Api, world: World, db: asyncpg.Connection) -> None:
+    await refused(
+        api,
+        db,
+        "amendOrder",
+        {"orderId": world.order, "amount": "20001.00", "note": "n" * 1001},
+        None,
+        "ValidationError",
+        "INVALID_INPUT",
+        select=ORDER,
+        field="note",
+    )
+    await refused(
+        api,
+        db,
+        "requestBudgetChange",
+        {"budgetSourceId": world.po, "amount": "1.00", "note": "n" * 1001},
+        world.manager,
+        "ValidationError",
+        "INVALID_INPUT",
+        select=REQUEST,
+        field="note",
+    )
+    done = await api.mutate(
+        "amendOrder", {"orderId": world.order, "amount": "20001.00", "note": "n" * 1000}, select=ORDER
+    )
+    assert done["amendments"][0]["note"] == "n" * 1000

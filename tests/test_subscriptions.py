@@ -362,3 +362,15 @@ async def test_r17_a_new_or_decided_change_request_reports_its_source(api: Api, 
         world.po,
         world.order,
     }
+
+
+@pytest.mark.slow
+async def test_r17_a_message_past_the_body_limit_closes_the_socket(world: World, live_servers: Any) -> None:
+    """`budgetline serve` bounds a WebSocket message as it bounds a request body (1009: too big)."""
+    [server] = live_servers(1, BUDGETLINE_MAX_BODY_BYTES="4096")
+    url = server.url.replace("http://", "ws://") + "/graphql"
+    socket = await GqlSocket.open(url, world.manager)
+    await socket.subscribe("fits", SOURCES + " " * 3000, {"a": world.account})  # under 4 KiB: fine
+    await socket.subscribe("big", SOURCES + " " * 5000, {"a": world.account})
+    code, _ = await socket.closed()
+    assert code == 1009
