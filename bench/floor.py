@@ -30,16 +30,16 @@ def money(value: Decimal) -> str:
 async def dropdown(conn: asyncpg.Connection, account_id: int) -> dict[str, Any]:
     """The drop-down with the server's own SQL (db/reads.py) and rules (resolvers/budget_sources.py):
     only the GraphQL machinery is missing, so the floor cannot drift from what the API answers."""
-    rows = await reads.account_with_sources(conn, account_id)
-    requires_po = rows[0]["a_requires_purchase_order"]
-    sources = budget_sources.dropdown([r for r in rows if r["kind"]], requires_po, include_inactive=False)
+    account, found = await reads.account_with_sources(conn, account_id)
+    assert account is not None
+    sources = budget_sources.dropdown(found, account["requires_purchase_order"], include_inactive=False)
     return {
         "account": {
             "budgetSources": [
                 {
-                    "displayName": budget_sources.display_name_of(r["order_number"], r["po_number"]),
+                    "displayName": budget_sources.display_name(r),
                     "amount": money(r["amount"]),
-                    "unallocatedAmount": money(budget_sources.unallocated_of(r["amount"], r["allocated_amount"])),
+                    "unallocatedAmount": money(budget_sources.unallocated(r)),
                     "draftAmount": money(r["draft_amount"]),
                 }
                 for r in sources
@@ -50,7 +50,7 @@ async def dropdown(conn: asyncpg.Connection, account_id: int) -> dict[str, Any]:
 
 async def campaign_list(conn: asyncpg.Connection, account_id: int) -> dict[str, Any]:
     """W2's campaign page (50, newest first) with the server's own SQL: three statements."""
-    campaigns = await reads.campaign_page(conn, account_id, None, None, 50)
+    campaigns = await reads.campaign_page(conn, "account_id", account_id, None, None, 50)
     pos = {r["id"]: r for r in await reads.purchase_orders(conn, sorted({c["purchase_order_id"] for c in campaigns}))}
     audiences = {r["id"]: r["name"] for r in await reads.audiences(conn, sorted({c["audience_id"] for c in campaigns}))}
     edges = []
@@ -63,8 +63,8 @@ async def campaign_list(conn: asyncpg.Connection, account_id: int) -> dict[str, 
                     "status": c["status"],
                     "budget": money(c["budget"]),
                     "budgetSource": {
-                        "displayName": budget_sources.display_name_of(po["order_number"], po["po_number"]),
-                        "unallocatedAmount": money(budget_sources.unallocated_of(po["amount"], po["allocated_amount"])),
+                        "displayName": budget_sources.display_name(po),
+                        "unallocatedAmount": money(budget_sources.unallocated(po)),
                     },
                     "audience": {"name": audiences[c["audience_id"]]},
                 }

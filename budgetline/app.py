@@ -106,7 +106,9 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         self.tracer = tracer_provider.get_tracer("budgetline") if tracer_provider else None
         self.compiled = (
             CompiledQueries(
-                self.schema._schema,  # type: ignore[attr-defined]  # the graphql-core schema
+                self.schema,
+                # The graphql-core schema: Strawberry has no public accessor for it.
+                self.schema._schema,  # type: ignore[attr-defined]
                 self.documents,
                 settings.cache_max_bytes,
             )

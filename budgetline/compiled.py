@@ -1,23 +1,31 @@
-"""Compiled read queries: the hot reads answered without graphql-core's field-by-field execution.
+"""Compiled read queries: `account(id:)` answered without graphql-core's field-by-field execution.
 
 The first time a document arrives it is parsed and validated as the general path does it (the
 same token limit, the specification's rules and the server's own). If the operation is a query
-made only of the fields this module knows (the drop-down `account { budgetSources }` and the
-campaign list `account { campaigns }`, with any of their scalar fields, aliases and fragments;
-see `Compiler`), it becomes a tree of small functions, cached by document. Each request then
-runs that tree: the same reads and rules as the resolvers (resolvers/*: visibility, the
-drop-down filter, pagination, status, display name), as plain-SQL records (db/reads.py) on the
-request's connection: the account with its sources in one statement, a campaign page and one
-statement per kind of related row; the response is built as a dict and encoded as the view does.
+on `account(id:)` whose fields this module can run, it becomes a tree of small functions,
+cached by document. There is no second description of the read side here:
+
+- Values are the Strawberry objects of schema/types.py, built from the read model's records
+  (db/reads.py) by the types' own `from_record`, exactly as the general path builds them.
+- A field that Strawberry stores as an attribute is read by its Python name, taken from the
+  type's Strawberry definition (`Schema.get_type_by_name`), and serialized by the schema's own
+  scalar and enum serializers. A new such field needs no edit here.
+- A field with a resolver runs that same resolver (its `StrawberryResolver`, with the request's
+  context and coerced arguments). It may not wait: a resolver that would read the database
+  hands the whole request to the general path (`Fallback`), unless the read was made ahead for
+  the whole list, which is what `PREFETCHING` does for three fields with the rules of
+  resolvers/ (the drop-down's filter, a campaign page and its prefetch policy).
 
 Whatever is off that path goes to the general path, which answers it as it always has: a
-document with other fields or directives, a variable that does not coerce, a bad cursor or
-`first`, a non-null value missing. Reads only, so nothing has to be undone first.
-tests/test_compiled.py holds both paths to byte-identical responses.
+document with other root fields or directives, a variable that does not coerce, a bad cursor or
+`first`, a non-null value missing, any resolver that fails. Reads only, so nothing has to be
+undone first. tests/test_compiled.py and tests/test_compiled_differential.py hold both paths to
+byte-identical responses.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -42,19 +50,22 @@ from graphql import (
     SelectionNode,
     get_operation_ast,
     is_abstract_type,
+    is_leaf_type,
     located_error,
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+from strawberry.schema.base import BaseSchema
 from strawberry.types import ExecutionResult
+from strawberry.types.base import StrawberryObjectDefinition
+from strawberry.types.field import StrawberryField
 
 from budgetline.limits import BoundedCache, Documents, document_weight
 from budgetline.observability import operation_label
 from db.reads import Record
-from resolvers import accounts, audiences, budget_sources, campaigns, ids
+from resolvers import accounts, budget_sources, campaigns, ids
 from resolvers.context import Context
 from resolvers.errors import UserError
-from resolvers.pagination import Page
-from schema.enums import BudgetSourceStatus, CampaignEndReason, CampaignField, CampaignStatus, CampaignStep
+from schema.types import Account, Campaign, Connection, source_from_record
 
 
 class Fallback(Exception):  # a signal, not a failure
@@ -67,179 +78,46 @@ class Unsupported(Exception):
 
 @dataclass
 class Run:
-    """One request's state: its context, its coerced variables, the rows prefetched for lists."""
+    """One request's state: its context, its coerced variables, what was read ahead."""
 
     ctx: Context
     variables: VariableValues
-    account: Record | None = None
+    account: Record | None = None  # the account of `account(id:)`, for BudgetSource.selectable
     sources_of_account: list[Record] = field(default_factory=list)
-    sources: dict[tuple[str, int], Record] = field(default_factory=dict)
-    audiences: dict[int, Record] = field(default_factory=dict)
+    totals: dict[int, int] = field(default_factory=dict)  # id(connection) -> its totalCount
 
 
-Field = Callable[[Any, Run], Any]  # (parent value, run) -> the JSON value of the field
-AsyncField = Callable[[Any, Run], Awaitable[Any]]
+Field = Callable[[Any, Run], Any]  # (parent object, run) -> the JSON value of the field
+Convert = Callable[[Any, Run], Any]  # (a field's Python value, run) -> its JSON value
 Fields = list[tuple[str, Field]]
+
+
+class _Info:
+    """What the resolvers of schema/types.py read from `info`: the request's context. Strawberry
+    has no public way to call a field's resolver outside an execution, so the compiled path
+    calls `StrawberryResolver` with this in place of `strawberry.Info`; a resolver that reads
+    more of `info` fails here and the general path answers (the differential test would show it)."""
+
+    __slots__ = ("context",)
+
+    def __init__(self, context: Context) -> None:
+        self.context = context
 
 
 def _build(fields: Fields, value: Any, run: Run) -> dict[str, Any]:
     return {key: resolve(value, run) for key, resolve in fields}
 
 
-# --- leaves: the value each Strawberry type would hold, from a record --------------------
-# (schema/types.py builds the same values from ORM rows; the schema's serializers finish both.)
-
-Getter = Callable[[Any, Run], Any]
-
-
-class _Column:
-    """A leaf read straight from a record's column; with `convert` (an enum: a small domain),
-    its serialized value is cached per raw value."""
-
-    __slots__ = ("convert", "name")
-
-    def __init__(self, name: str, convert: Callable[[Any], Any] | None = None) -> None:
-        self.name = name
-        self.convert = convert
-
-    def __call__(self, record: Any, _run: Run) -> Any:
-        value = record[self.name]
-        return value if self.convert is None or value is None else self.convert(value)
-
-
-def _column(name: str, convert: Callable[[Any], Any] | None = None) -> Getter:
-    return _Column(name, convert)
-
-
-def _selectable(source: Record, run: Run) -> bool:
-    account = run.account
-    if account is None or source["account_id"] != account["id"]:
-        raise Fallback  # judged against another account: leave it to the general path
-    return budget_sources.record_selectable(source, account["requires_purchase_order"])
-
-
-SOURCE_LEAVES: dict[str, Getter] = {
-    "id": lambda s, _: ids.encode(s["kind"], s["id"]),
-    "orderNumber": _column("order_number"),
-    "purchaseOrderNumber": _column("po_number"),
-    "displayName": lambda s, _: budget_sources.display_name_of(s["order_number"], s["po_number"]),
-    "amount": _column("amount"),
-    "currency": _column("currency"),
-    "allocatedAmount": _column("allocated_amount"),
-    "unallocatedAmount": lambda s, _: budget_sources.unallocated_of(s["amount"], s["allocated_amount"]),
-    "draftAmount": _column("draft_amount"),
-    "spentAmount": _column("spent_amount"),
-    "pendingReleaseAmount": _column("pending_release_amount"),
-    "startDate": _column("start_date"),
-    "endDate": _column("end_date"),
-    "status": lambda s, _: BudgetSourceStatus(budget_sources.record_status(s)),
-    "selectable": _selectable,
-    "allocatedPercent": lambda s, _: budget_sources.percent_of(s["allocated_amount"], s["amount"]),
-    "spentPercent": lambda s, _: budget_sources.percent_of(s["spent_amount"], s["amount"]),
-    "daysLeft": lambda s, _: budget_sources.days_left_of(s["end_date"]),
-}
-
-LEAVES: dict[str, dict[str, Getter]] = {
-    "Account": {
-        "id": lambda a, _: ids.encode("Account", a["id"]),
-        "name": _column("name"),
-        "requiresPurchaseOrder": _column("requires_purchase_order"),
-    },
-    "PurchaseOrder": SOURCE_LEAVES,
-    "Order": SOURCE_LEAVES,
-    "Campaign": {
-        "id": lambda c, _: ids.encode("Campaign", c["id"]),
-        "name": _column("name"),
-        "status": _column("status", CampaignStatus),
-        "step": _column("step", CampaignStep),
-        "budget": _column("budget"),
-        "startDate": _column("start_date"),
-        "endDate": _column("end_date"),
-        "lockedFields": lambda c, _: [CampaignField(f) for f in campaigns.locked_fields_of(c["status"])],
-        "version": _column("version"),
-        "publishedAt": _column("published_at"),
-        "createdAt": _column("created_at"),
-        "updatedAt": _column("updated_at"),
-        "spentAmount": _column("spent_amount"),
-        "remainingAmount": lambda c, _: campaigns.remaining_of(c["budget"], c["spent_amount"]),
-        "releasedAmount": _column("released_amount"),
-        "pausedAt": _column("paused_at"),
-        "endedAt": _column("ended_at"),
-        "endReason": _column("end_reason", CampaignEndReason),
-        "settledAt": _column("settled_at"),
-    },
-    "Audience": {"id": lambda a, _: ids.encode("Audience", a["id"]), "name": _column("name")},
-    # A connection's parts, over the Page and its (cursor, record) pairs.
-    "PageInfo": {
-        "hasNextPage": lambda p, _: p.has_next_page,
-        "hasPreviousPage": lambda p, _: p.has_previous_page,
-        "startCursor": lambda p, _: p.start_cursor,
-        "endCursor": lambda p, _: p.end_cursor,
-    },
-    "CampaignEdge": {"cursor": lambda e, _: e[0]},
-}
-
-
-def _leaf(getter: Getter, type_: GraphQLOutputType) -> Field:
-    """Serialize with the schema's own scalar and enum serializers, as graphql-core does."""
-    non_null = isinstance(type_, GraphQLNonNull)
-    inner: Any = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
-    serialize: Callable[[Any], Any]
-    if isinstance(inner, GraphQLList):
-        item: Any = inner.of_type.of_type if isinstance(inner.of_type, GraphQLNonNull) else inner.of_type
-        serialize_item = item.serialize
-
-        def serialize(value: Any) -> Any:
-            return [serialize_item(v) for v in value]
-    else:
-        serialize = inner.serialize
-
-    if isinstance(getter, _Column) and getter.convert is not None:
-        return _memoized(getter, serialize, non_null)
-    if isinstance(getter, _Column):
-        column = getter.name
-        text = inner in (GraphQLString, GraphQLID)
-
-        def read(value: Any, _run: Run) -> Any:
-            result = value[column]
-            if result is None:
-                if non_null:
-                    raise Fallback
-                return None
-            if text and type(result) is str:
-                return result  # what serialize_string/serialize_id return for a str
-            return serialize(result)
-
-        return read
-
-    def resolve(value: Any, run: Run) -> Any:
-        result = getter(value, run)
-        if result is None:
-            if non_null:
-                raise Fallback
-            return None
-        return serialize(result)
-
-    return resolve
-
-
-def _memoized(getter: _Column, serialize: Callable[[Any], Any], non_null: bool) -> Field:
-    serialized: dict[Any, Any] = {}
-    column = getter.name
-
-    def resolve(value: Any, run: Run) -> Any:
-        raw = value[column]
-        if raw in serialized:
-            return serialized[raw]
-        result = getter(value, run)
-        if result is None:
-            if non_null:
-                raise Fallback
-            return None
-        serialized[raw] = serialize(result)
-        return serialized[raw]
-
-    return resolve
+def _now(result: Any) -> Any:
+    """A resolver's value, if it has it now. The resolvers of schema/types.py return the object
+    itself when the loaders hold it (read ahead for the whole list) and an awaitable that would
+    read it otherwise: that awaitable is closed unstarted and the general path answers."""
+    if not inspect.isawaitable(result):
+        return result
+    close = getattr(result, "close", None)
+    if close is not None:
+        close()
+    raise Fallback
 
 
 # --- compiling a document ------------------------------------------------------------------
@@ -249,7 +127,7 @@ def _memoized(getter: _Column, serialize: Callable[[Any], Any], non_null: bool) 
 class Plan:
     schema: GraphQLSchema
     variable_definitions: Any
-    root: list[tuple[str, list[FieldNode], AsyncField]]
+    root: list[tuple[str, list[FieldNode], Callable[[Run], Awaitable[Any]]]]
     label: str
     name: str | None = None  # the operation's own name, for its trace span
 
@@ -262,7 +140,7 @@ class Plan:
         errors: list[GraphQLError] = []
         for key, nodes, resolve in self.root:
             try:
-                data[key] = await resolve(None, run)
+                data[key] = await resolve(run)
             except (Fallback, UserError):
                 raise Fallback from None
             except Exception as exc:
@@ -273,9 +151,10 @@ class Plan:
 
 
 class Compiler:
-    """Compiles one operation; raises Unsupported for anything outside the fields below."""
+    """Compiles one operation; raises Unsupported for anything it cannot run."""
 
-    def __init__(self, schema: GraphQLSchema, document: DocumentNode) -> None:
+    def __init__(self, strawberry_schema: BaseSchema, schema: GraphQLSchema, document: DocumentNode) -> None:
+        self.strawberry_schema = strawberry_schema
         self.schema = schema
         self.uses_selectable = False
         self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
@@ -313,211 +192,174 @@ class Compiler:
             return True
         return is_abstract_type(named) and self.schema.is_sub_type(named, type_)
 
-    def object(self, type_name: str, nodes: list[FieldNode], special: dict[str, Callable[..., Field]]) -> Fields:
-        """The fields of an object held as a record: leaves from LEAVES, others from `special`."""
-        type_ = _object_type(self.schema, type_name)
+    def selected(self, type_name: str, nodes: list[FieldNode]) -> set[str]:
+        """The names of the fields of `type_name` the sub-selections of `nodes` ask for."""
+        return {group[0].name.value for group in self.collect(_object_type(self.schema, type_name), nodes).values()}
+
+    def definition(self, type_name: str) -> dict[str, StrawberryField]:
+        """The type's Strawberry fields by their GraphQL names."""
+        found = self.strawberry_schema.get_type_by_name(type_name)
+        if not isinstance(found, StrawberryObjectDefinition):
+            raise Unsupported
+        converter = self.strawberry_schema.config.name_converter
+        return {converter.get_graphql_name(f): f for f in found.fields}
+
+    # --- values, by their GraphQL type --------------------------------------------------
+
+    def value(self, type_: GraphQLOutputType, nodes: list[FieldNode]) -> Convert:
+        """How a Python value of `type_` becomes JSON, as graphql-core's completion does it."""
+        non_null = isinstance(type_, GraphQLNonNull)
+        inner: Any = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+        convert: Convert
+        if isinstance(inner, GraphQLList):
+            item = self.value(inner.of_type, nodes)
+
+            def convert(value: Any, run: Run) -> Any:
+                return [item(v, run) for v in value]
+        elif is_leaf_type(inner):
+            convert = _leaf(inner)
+        elif isinstance(inner, GraphQLObjectType):
+            fields = self.object(inner, nodes)
+
+            def convert(value: Any, run: Run) -> Any:
+                return _build(fields, value, run)
+        else:  # an interface: the concrete type is the class of the Strawberry object
+            by_class = {}
+            for possible in self.schema.get_possible_types(inner):
+                found = self.strawberry_schema.get_type_by_name(possible.name)
+                assert isinstance(found, StrawberryObjectDefinition)
+                by_class[found.origin] = self.object(possible, nodes)
+
+            def convert(value: Any, run: Run) -> Any:
+                return _build(by_class[type(value)], value, run)
+
+        def complete(value: Any, run: Run) -> Any:
+            if value is None:
+                if non_null:
+                    raise Fallback  # graphql-core's error (and its nulls) come from the general path
+                return None
+            return convert(value, run)
+
+        return complete
+
+    def object(self, type_: GraphQLObjectType, nodes: list[FieldNode]) -> Fields:
+        """The fields of an object type, each from the Strawberry object of its parent."""
+        strawberry_fields = self.definition(type_.name)
         fields: Fields = []
         for key, group in self.collect(type_, nodes).items():
             name = group[0].name.value
             if name == "__typename":
-                fields.append((key, _typename(type_name)))
-            elif name in LEAVES.get(type_name, {}):
-                self.uses_selectable |= name == "selectable"  # judged against the account's row
-                fields.append((key, _leaf(LEAVES[type_name][name], type_.fields[name].type)))
-            elif name in special:
-                fields.append((key, special[name](type_.fields[name], group)))
-            else:
+                fields.append((key, _constant(type_.name)))
+                continue
+            definition = type_.fields[name]
+            prefetching = PREFETCHING.get((type_.name, name))
+            if prefetching is not None:
+                fields.append((key, prefetching(self, definition, group)))
+                continue
+            found = strawberry_fields.get(name)
+            if found is None:
                 raise Unsupported
+            self.uses_selectable |= name == "selectable"  # judged against the account read with it
+            fields.append((key, self.field(found, definition, group)))
         return fields
 
-    # Object-valued fields, each compiled into a Field over its parent's value.
-
-    def source(self, nodes: list[FieldNode]) -> Field:
-        """A BudgetSource (interface): one field list per concrete type."""
-        by_kind = {kind: self.object(kind, nodes, {}) for kind in ("PurchaseOrder", "Order")}
-        return lambda source, run: _build(by_kind[source["kind"]], source, run)
-
-    def campaign(self, nodes: list[FieldNode]) -> tuple[Fields, set[str]]:
-        """A Campaign's fields, and which related rows they need prefetched for the page."""
-        wanted: set[str] = set()
-
-        def related(name: str, key: Callable[[Record], tuple[str, int] | None], build: Field) -> Field:
-            wanted.add(name)
-
-            def resolve(campaign: Record, run: Run) -> Any:
-                found = key(campaign)
-                if found is None:
-                    return None
-                if found not in run.sources:
-                    raise Fallback
-                return build(run.sources[found], run)
-
-            return resolve
-
-        def budget_source(_f: GraphQLField, group: list[FieldNode]) -> Field:
-            return related("budgetSource", _source_key, self.source(group))
-
-        def order(_f: GraphQLField, group: list[FieldNode]) -> Field:
-            fields = self.object("Order", group, {})
-            return related("order", _order_key, lambda o, run: _build(fields, o, run))
-
-        def purchase_order(_f: GraphQLField, group: list[FieldNode]) -> Field:
-            fields = self.object("PurchaseOrder", group, {})
-            return related("purchaseOrder", _purchase_order_key, lambda p, run: _build(fields, p, run))
-
-        def currency(f: GraphQLField, _group: list[FieldNode]) -> Field:
-            return related("order", _order_key, _leaf(_column("currency"), f.type))
-
-        def audience(_f: GraphQLField, group: list[FieldNode]) -> Field:
-            wanted.add("audience")
-            fields = self.object("Audience", group, {})
-
-            def resolve(campaign: Record, run: Run) -> Any:
-                if campaign["audience_id"] is None:
-                    return None
-                if campaign["audience_id"] not in run.audiences:
-                    raise Fallback
-                return _build(fields, run.audiences[campaign["audience_id"]], run)
-
-            return resolve
-
-        special = {
-            "budgetSource": budget_source,
-            "order": order,
-            "purchaseOrder": purchase_order,
-            "currency": currency,
-            "audience": audience,
+    def field(self, found: StrawberryField, definition: GraphQLField, group: list[FieldNode]) -> Field:
+        complete = self.value(definition.type, group)
+        resolver = found.base_resolver
+        if resolver is None:
+            attribute = found.python_name
+            if is_leaf_type(_named(definition.type)):
+                return _attribute_leaf(attribute, definition.type, complete)
+            return lambda parent, run: complete(getattr(parent, attribute), run)
+        if resolver.is_async:
+            raise Unsupported  # it would read the database as it goes: the general path's way
+        info = resolver.info_parameter.name if resolver.info_parameter else None
+        names = {
+            self.strawberry_schema.config.name_converter.get_graphql_name(a): a.python_name for a in resolver.arguments
         }
-        return self.object("Campaign", nodes, special), wanted
+        node = group[0]
+        call = resolver  # StrawberryResolver.__call__: the decorated function itself
 
-    def campaign_connection(self, definition: GraphQLField, nodes: list[FieldNode]) -> AsyncField:
-        wanted: set[str] = set()
-        total = False
+        def resolve(parent: Any, run: Run) -> Any:
+            kwargs = {names[k]: v for k, v in get_argument_values(definition, node, run.variables).items()}
+            if info is not None:
+                kwargs[info] = _Info(run.ctx)
+            try:
+                value = _now(call(parent, **kwargs))
+            except Fallback:
+                raise
+            except Exception:
+                raise Fallback from None  # graphql-core reports it, with its path and nulls
+            return complete(value, run)
 
-        def edges(_f: GraphQLField, group: list[FieldNode]) -> Field:
-            def node(_f: GraphQLField, node_group: list[FieldNode]) -> Field:
-                fields, asked = self.campaign(node_group)
-                wanted.update(asked)
-                return lambda edge, run: _build(fields, edge[1], run)
+        return resolve
 
-            fields = self.object("CampaignEdge", group, {"node": node})
-            return lambda c, run: [_build(fields, edge, run) for edge in zip(c.page.cursors, c.page.items, strict=True)]
 
-        def page_info(_f: GraphQLField, group: list[FieldNode]) -> Field:
-            fields = self.object("PageInfo", group, {})
-            return lambda c, run: _build(fields, c.page, run)
+# --- the fields whose reads are made ahead, for a whole list -------------------------------
 
-        def total_count(_f: GraphQLField, _group: list[FieldNode]) -> Field:
-            nonlocal total
-            total = True
-            return lambda c, _run: c.total
 
-        fields = self.object(
-            "CampaignConnection", nodes, {"edges": edges, "pageInfo": page_info, "totalCount": total_count}
+def _budget_sources(compiler: Compiler, definition: GraphQLField, group: list[FieldNode]) -> Field:
+    """Account.budgetSources: the sources read with the account in one statement, through the
+    drop-down's own filter (budget_sources.dropdown)."""
+    complete = compiler.value(definition.type, group)
+    node = group[0]
+
+    def resolve(_account: Any, run: Run) -> Any:
+        assert run.account is not None
+        args = get_argument_values(definition, node, run.variables)
+        found = budget_sources.dropdown(
+            run.sources_of_account,
+            run.account["requires_purchase_order"],
+            include_inactive=bool(args.get("includeInactive")),
         )
-        node = nodes[0]
+        return complete([source_from_record(s) for s in found], run)
 
-        async def resolve(account: Record, run: Run) -> Any:
-            args = get_argument_values(definition, node, run.variables)
-            first = 20 if args.get("first") is None else args["first"]
-            status = args.get("status")
-            page: Page[Record] = await campaigns.page_records_of_account(
-                run.ctx, account["id"], first, args.get("after"), status.value if isinstance(status, Enum) else status
-            )
-            items = page.items
-            # One statement per kind of row the selected fields need (as campaigns.prefetch).
-            purchase_order_ids = {
-                c["purchase_order_id"]
-                for c in items
-                if c["purchase_order_id"] is not None and wanted & {"budgetSource", "purchaseOrder"}
-            }
-            order_ids = {
-                c["order_id"]
-                for c in items
-                if c["order_id"] is not None
-                and ("order" in wanted or ("budgetSource" in wanted and c["purchase_order_id"] is None))
-            }
-            if purchase_order_ids or order_ids:
-                run.sources.update(await budget_sources.records_by_ids(run.ctx, purchase_order_ids, order_ids))
-            if "audience" in wanted:
-                ids_ = {c["audience_id"] for c in items if c["audience_id"] is not None}
-                run.audiences.update(await audiences.records_by_ids(run.ctx, ids_))
-            return _build(fields, _Connection(page, await page.count() if total else None), run)
-
-        return resolve
-
-    def account(self, definition: GraphQLField, nodes: list[FieldNode]) -> AsyncField:
-        with_sources = False
-
-        def budget_sources_field(f: GraphQLField, group: list[FieldNode]) -> Field:
-            nonlocal with_sources
-            with_sources = True  # read with the account, in one statement
-            build = self.source(group)
-            node = group[0]
-
-            def resolve(account: Record, run: Run) -> Any:
-                args = get_argument_values(f, node, run.variables)
-                rows = budget_sources.dropdown(
-                    run.sources_of_account,
-                    account["requires_purchase_order"],
-                    include_inactive=bool(args.get("includeInactive")),
-                )
-                return [build(r, run) for r in rows]
-
-            return resolve
-
-        def campaigns_field(f: GraphQLField, group: list[FieldNode]) -> Field:
-            return _deferred(self.campaign_connection(f, group))
-
-        fields = self.object("Account", nodes, {"budgetSources": budget_sources_field, "campaigns": campaigns_field})
-        # Only its id and its campaigns: for the key's own account there is nothing to read.
-        asked = {group[0].name.value for group in self.collect(_object_type(self.schema, "Account"), nodes).values()}
-        without_row = asked <= {"__typename", "id", "campaigns"} and not self.uses_selectable
-        node = nodes[0]
-
-        async def resolve(_root: Any, run: Run) -> Any:
-            args = get_argument_values(definition, node, run.variables)
-            decoded = ids.decode(args["id"])
-            if decoded is None or decoded[0] != "Account":
-                return None
-            if with_sources:
-                account, run.sources_of_account = await accounts.visible_record_with_sources(run.ctx, decoded[1])
-            elif without_row and accounts.is_own(run.ctx, decoded[1]):
-                account = {"id": decoded[1]}
-            else:
-                account = await accounts.visible_record(run.ctx, decoded[1])
-            if account is None:
-                return None
-            run.account = account
-            result: dict[str, Any] = {}
-            for key, resolve_field in fields:
-                value = resolve_field(account, run)
-                if isinstance(value, _Deferred):
-                    value = await value.resolve(account, run)
-                result[key] = value
-            return result
-
-        return resolve
-
-    def root(self, operation: Any) -> list[tuple[str, list[FieldNode], AsyncField]]:
-        query = self.schema.query_type
-        assert query is not None
-        root: list[tuple[str, list[FieldNode], AsyncField]] = []
-        for key, group in self.collect(query, [operation]).items():
-            name = group[0].name.value
-            if name == "account":
-                root.append((key, group, self.account(query.fields["account"], group)))
-            elif name == "__typename":
-                root.append((key, group, _constant("Query")))
-            else:
-                raise Unsupported
-        return root
+    return resolve
 
 
-@dataclass
-class _Connection:
-    page: Page[Record]
-    total: int | None
+def _campaigns(compiler: Compiler, definition: GraphQLField, group: list[FieldNode]) -> Field:
+    """Account.campaigns: a page (campaigns.of_account) with what its items' fields read
+    prefetched (campaigns.prefetch), and its totalCount when asked."""
+    complete = compiler.value(definition.type, group)
+    edges = compiler.collect(_object_type(compiler.schema, "CampaignConnection"), group)
+    asked = {g[0].name.value for g in edges.values()}
+    node_names: set[str] = set()
+    for edge_group in (g for g in edges.values() if g[0].name.value == "edges"):
+        for node_group in compiler.collect(_object_type(compiler.schema, "CampaignEdge"), edge_group).values():
+            if node_group[0].name.value == "node":
+                node_names |= compiler.selected("Campaign", node_group)
+    node = group[0]
+
+    async def resolve(_account: Any, run: Run) -> Any:
+        assert run.account is not None
+        args = get_argument_values(definition, node, run.variables)
+        status = args.get("status")
+        page = await campaigns.of_account(
+            run.ctx,
+            run.account["id"],
+            campaigns.PAGE_SIZE if args.get("first") is None else args["first"],
+            args.get("after"),
+            status.value if isinstance(status, Enum) else status,
+        )
+        await campaigns.prefetch(run.ctx, page.items, node_names)
+        connection = Connection.of(page, Campaign.from_record)
+        if "totalCount" in asked:
+            run.totals[id(connection)] = await page.count()
+        return complete(connection, run)
+
+    return _Deferred(resolve)  # type: ignore[return-value]
+
+
+def _total_count(compiler: Compiler, definition: GraphQLField, group: list[FieldNode]) -> Field:
+    complete = compiler.value(definition.type, group)
+    return lambda connection, run: complete(run.totals.get(id(connection)), run)
+
+
+PREFETCHING: dict[tuple[str, str], Callable[[Compiler, GraphQLField, list[FieldNode]], Field]] = {
+    ("Account", "budgetSources"): _budget_sources,
+    ("Account", "campaigns"): _campaigns,
+    ("CampaignConnection", "totalCount"): _total_count,
+}
 
 
 class _Deferred:
@@ -525,13 +367,108 @@ class _Deferred:
 
     __slots__ = ("resolve",)
 
-    def __init__(self, resolve: AsyncField) -> None:
+    def __init__(self, resolve: Callable[[Any, Run], Awaitable[Any]]) -> None:
         self.resolve = resolve
 
 
-def _deferred(resolve: AsyncField) -> Field:
-    deferred = _Deferred(resolve)
-    return lambda _account, _run: deferred
+def _account(compiler: Compiler, definition: GraphQLField, nodes: list[FieldNode]) -> Callable[[Run], Awaitable[Any]]:
+    """Query.account: the account (visible to the key), with its sources when the drop-down is
+    asked, and then its fields in order."""
+    fields = compiler.object(_object_type(compiler.schema, "Account"), nodes)
+    asked = compiler.selected("Account", nodes)
+    with_sources = "budgetSources" in asked
+    # Only its campaigns: for the key's own account there is nothing to read first.
+    without_row = asked <= {"__typename", "campaigns"} and not compiler.uses_selectable
+    node = nodes[0]
+
+    async def resolve(run: Run) -> Any:
+        args = get_argument_values(definition, node, run.variables)
+        decoded = ids.decode(args["id"])
+        if decoded is None or decoded[0] != "Account":
+            return None
+        account: Record | None
+        parent: Account | None = None
+        if without_row and accounts.is_own(run.ctx, decoded[1]):
+            run.account = {"id": decoded[1]}  # all its campaigns page needs
+        else:
+            if with_sources:
+                account, run.sources_of_account = await accounts.get_visible_with_sources(run.ctx, decoded[1])
+            else:
+                account = await accounts.get_visible(run.ctx, decoded[1])
+            if account is None:
+                return None
+            run.account = account
+            parent = Account.from_record(account)
+        result: dict[str, Any] = {}
+        for key, resolve_field in fields:
+            if isinstance(resolve_field, _Deferred):
+                result[key] = await resolve_field.resolve(parent, run)
+            else:
+                result[key] = resolve_field(parent, run)
+        return result
+
+    return resolve
+
+
+def root_fields(compiler: Compiler, operation: Any) -> list[tuple[str, list[FieldNode], Callable[[Run], Awaitable[Any]]]]:
+    """The operation's root fields, compiled; Unsupported if any is not `account` or __typename."""
+    query = compiler.schema.query_type
+    assert query is not None
+    root: list[tuple[str, list[FieldNode], Callable[[Run], Awaitable[Any]]]] = []
+    for key, group in compiler.collect(query, [operation]).items():
+        name = group[0].name.value
+        if name == "account":
+            root.append((key, group, _account(compiler, query.fields["account"], group)))
+        elif name == "__typename":
+            root.append((key, group, _root_typename))
+        else:
+            raise Unsupported
+    return root
+
+
+async def _root_typename(_run: Run) -> str:
+    return "Query"
+
+
+# --- leaves -----------------------------------------------------------------------------------
+
+
+def _named(type_: GraphQLOutputType) -> Any:
+    while isinstance(type_, (GraphQLNonNull, GraphQLList)):
+        type_ = type_.of_type
+    return type_
+
+
+def _leaf(type_: Any) -> Convert:
+    """Serialize with the schema's own scalar and enum serializers, as graphql-core does; an
+    enum's few values are serialized once each."""
+    serialize = type_.serialize
+    if type_ in (GraphQLString, GraphQLID):
+        return lambda value, _run: value if type(value) is str else serialize(value)
+    if isinstance(type_, GraphQLObjectType):  # pragma: no cover - not a leaf
+        raise Unsupported
+    if hasattr(type_, "values"):  # an enum
+        serialized: dict[Any, Any] = {}
+
+        def enum(value: Any, _run: Run) -> Any:
+            if value not in serialized:
+                serialized[value] = serialize(value)
+            return serialized[value]
+
+        return enum
+    return lambda value, _run: serialize(value)
+
+
+def _attribute_leaf(attribute: str, type_: GraphQLOutputType, complete: Convert) -> Field:
+    """A scalar attribute: `complete` inlined for the common case (a non-null string)."""
+    if isinstance(type_, GraphQLNonNull) and type_.of_type in (GraphQLString, GraphQLID):
+
+        def text(parent: Any, run: Run) -> Any:
+            value = getattr(parent, attribute)
+            return value if type(value) is str else complete(value, run)
+
+        return text
+    return lambda parent, run: complete(getattr(parent, attribute), run)
 
 
 def _object_type(schema: GraphQLSchema, name: str) -> GraphQLObjectType:
@@ -540,33 +477,8 @@ def _object_type(schema: GraphQLSchema, name: str) -> GraphQLObjectType:
     return type_
 
 
-def _typename(name: str) -> Field:
-    return lambda _value, _run: name
-
-
-def _constant(value: Any) -> AsyncField:
-    async def resolve(_parent: Any, _run: Run) -> Any:
-        return value
-
-    return resolve
-
-
-def _order_key(campaign: Record) -> tuple[str, int] | None:
-    return ("Order", campaign["order_id"]) if campaign["order_id"] is not None else None
-
-
-def _purchase_order_key(campaign: Record) -> tuple[str, int] | None:
-    if campaign["purchase_order_id"] is not None:
-        return ("PurchaseOrder", campaign["purchase_order_id"])
-    return None
-
-
-def _source_key(campaign: Record) -> tuple[str, int] | None:
-    if campaign["purchase_order_id"] is not None:
-        return ("PurchaseOrder", campaign["purchase_order_id"])
-    if campaign["order_id"] is not None:
-        return ("Order", campaign["order_id"])
-    return None
+def _constant(value: Any) -> Field:
+    return lambda _parent, _run: value
 
 
 class CompiledQueries:
@@ -574,7 +486,10 @@ class CompiledQueries:
     Documents are parsed and validated by the general path's own `Documents` (the same caches,
     rules and limits), and plans are kept in an LRU bounded in bytes."""
 
-    def __init__(self, schema: GraphQLSchema, documents: Documents, max_bytes: int) -> None:
+    def __init__(
+        self, strawberry_schema: BaseSchema, schema: GraphQLSchema, documents: Documents, max_bytes: int
+    ) -> None:
+        self.strawberry_schema = strawberry_schema
         self.schema = schema
         self.documents = documents
         self.plans: BoundedCache[tuple[str, str | None], Plan | bool] = BoundedCache(1000, max_bytes)
@@ -600,7 +515,7 @@ class CompiledQueries:
         if operation is None or operation.operation != OperationType.QUERY or operation.directives:
             return False, weight
         try:
-            root = Compiler(self.schema, document).root(operation)
+            root = root_fields(Compiler(self.strawberry_schema, self.schema, document), operation)
         except Unsupported:
             return False, weight
         label = operation_label(document, operation_name) or "query:-"

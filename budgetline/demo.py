@@ -109,7 +109,7 @@ async def _describe(ctx: Context) -> list[DemoAccount]:
 
 async def _demo_accounts(ctx: Context) -> dict[str, int]:
     rows = await accounts.list_all(ctx)
-    return {row.name: row.id for row in rows if row.name in (PO_ACCOUNT, ORDER_ACCOUNT)}
+    return {row["name"]: row["id"] for row in rows if row["name"] in (PO_ACCOUNT, ORDER_ACCOUNT)}
 
 
 async def _seed(ctx: Context) -> list[dict[str, str]]:

@@ -26,9 +26,10 @@ from starlette.types import Receive, Scope, Send
 from budgetline import observability
 from budgetline.auth import bearer_secret
 from budgetline.errors import BUSY_MESSAGE, json_error, unauthenticated
+from db.reads import Record
 from db.session import database_busy, database_unavailable
 from resolvers.api_keys import authenticate
-from resolvers.budget_sources import SourceRow, global_id
+from resolvers.budget_sources import global_id
 from resolvers.context import Context
 from resolvers.errors import UserError
 from resolvers.exports import csv_chunks, period, visible_source
@@ -149,7 +150,7 @@ class LedgerExport:
         )
 
     async def _stream(
-        self, connection: AsyncConnection, source: SourceRow, start: date | None, end: date | None, request_id: str
+        self, connection: AsyncConnection, source: Record, start: date | None, end: date | None, request_id: str
     ) -> AsyncIterator[bytes]:
         """The body, on the connection and transaction the response's cleanup ends."""
         try:

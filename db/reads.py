@@ -1,10 +1,17 @@
-"""Plain-SQL reads for the compiled query path (budgetline/compiled.py): asyncpg records on
-the request's own connection, no ORM entities. They return the rows the general path reads
-through the ORM (the drop-down's together with its account), in the same order;
-tests/test_compiled.py holds the two paths to the same responses.
+"""The read model: every read of an account, a budget source, an audience or a campaign is a
+plain-SQL record from here (asyncpg records on the request's own connection, no ORM entity),
+whichever executor answers the query. The GraphQL types are built from these records
+(schema/types.py, `from_record`) and the rules judge them (resolvers/), once.
 
-Every budget source comes back in one shape, whether it is a PO or an order: `kind`, its
-own columns, and its order's number, currency, term and cancellation.
+A row a mutation has just written is an ORM entity; `record_of` and `source_record` show it as
+the same record, so that its payload is built and judged exactly as a read one would be
+(tests/test_read_model.py holds the two shapes equal, row by row).
+
+Column lists come from the tables' own metadata (db/models.py): a new column of `accounts`,
+`audiences` or `campaigns` is in every record without an edit here.
+
+Every budget source comes back in one shape, whether it is a PO or an order: `kind`, its own
+columns, and its order's number, currency, term and cancellation.
 """
 
 from __future__ import annotations
@@ -12,8 +19,28 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 
-# An asyncpg.Record: read by column name.
+from db.models import AccountRow, AudienceRow, Base, CampaignRow, OrderRow, PurchaseOrderRow
+
+# An asyncpg.Record (or, for a row just written, a dict of the same keys): read by column name.
 Record: TypeAlias = Mapping[str, Any]
+
+
+def _columns(model: type[Base]) -> list[str]:
+    return [column.name for column in model.__table__.columns]
+
+
+ACCOUNT_COLUMNS = _columns(AccountRow)
+AUDIENCE_COLUMNS = _columns(AudienceRow)
+CAMPAIGN_COLUMNS = _columns(CampaignRow)
+
+
+def _select(model: type[Base], columns: list[str]) -> str:
+    return f"SELECT {', '.join(columns)} FROM {model.__tablename__}"
+
+
+_ACCOUNT = _select(AccountRow, ACCOUNT_COLUMNS)
+_AUDIENCE = _select(AudienceRow, AUDIENCE_COLUMNS)
+_CAMPAIGN = _select(CampaignRow, CAMPAIGN_COLUMNS)
 
 _PO_SOURCE = """
 SELECT 'PurchaseOrder' AS kind, p.id, p.account_id, o.id AS order_id, o.order_number, p.po_number,
@@ -30,12 +57,33 @@ SELECT 'Order' AS kind, o.id, o.account_id, o.id AS order_id, o.order_number, NU
 FROM orders o
 """
 
-_CAMPAIGN = """
-SELECT id, account_id, name, status, step, version, audience_id, budget, start_date, end_date, order_id,
-       purchase_order_id, published_at, created_at, updated_at, spent_amount, released_amount, paused_at,
-       ended_at, end_reason, settled_at
-FROM campaigns WHERE account_id = $1
-"""
+
+def record_of(row: AccountRow | AudienceRow | CampaignRow) -> Record:
+    """A written account, audience or campaign row as the record a read returns."""
+    return {name: getattr(row, name) for name in _columns(type(row))}
+
+
+def source_record(row: OrderRow | PurchaseOrderRow) -> Record:
+    """A written order or PO as the record _PO_SOURCE / _ORDER_SOURCE return for it."""
+    order = row.order if isinstance(row, PurchaseOrderRow) else row
+    return {
+        "kind": "PurchaseOrder" if isinstance(row, PurchaseOrderRow) else "Order",
+        "id": row.id,
+        "account_id": row.account_id,
+        "order_id": order.id,
+        "order_number": order.order_number,
+        "po_number": row.po_number if isinstance(row, PurchaseOrderRow) else None,
+        "amount": row.amount,
+        "allocated_amount": row.allocated_amount,
+        "draft_amount": row.draft_amount,
+        "spent_amount": row.spent_amount,
+        "pending_release_amount": row.pending_release_amount,
+        "currency": order.currency,
+        "start_date": order.start_date,
+        "end_date": order.end_date,
+        "cancelled_at": row.cancelled_at,
+        "order_cancelled_at": order.cancelled_at,
+    }
 
 
 async def api_key(conn: Any, secret_hash: bytes) -> Record | None:
@@ -46,25 +94,42 @@ async def api_key(conn: Any, secret_hash: bytes) -> Record | None:
     return row
 
 
-async def account(conn: Any, pk: int) -> Record | None:
-    row: Record | None = await conn.fetchrow("SELECT id, name, requires_purchase_order FROM accounts WHERE id = $1", pk)
-    return row
+async def accounts(conn: Any, ids: Sequence[int] | None) -> list[Record]:
+    """The accounts of `ids` (every account for None), by id."""
+    if ids is None:
+        return list(await conn.fetch(_ACCOUNT + " ORDER BY id"))
+    return list(await conn.fetch(_ACCOUNT + " WHERE id = any($1::bigint[]) ORDER BY id", list(ids)))
 
 
-async def account_with_sources(conn: Any, pk: int) -> list[Record]:
-    """The account (as a_id, a_name, a_requires_purchase_order) beside each of its sources, POs
-    and orders alike, by id; one row with no source (kind NULL) when it has none; none when
-    there is no such account. One round trip for the drop-down."""
-    return list(
-        await conn.fetch(
-            f"""SELECT a.id AS a_id, a.name AS a_name, a.requires_purchase_order AS a_requires_purchase_order, s.*
-                FROM accounts a
-                LEFT JOIN LATERAL ({_PO_SOURCE} WHERE p.account_id = a.id
-                                   UNION ALL {_ORDER_SOURCE} WHERE o.account_id = a.id) s ON true
-                WHERE a.id = $1 ORDER BY s.id""",
-            pk,
-        )
+_ACCOUNT_AS = ", ".join(f'a.{name} AS "account.{name}"' for name in ACCOUNT_COLUMNS)
+
+
+async def account_with_sources(conn: Any, pk: int) -> tuple[Record | None, list[Record]]:
+    """The account and each of its sources, POs and orders alike, by id: one round trip for the
+    drop-down. (None, []) when there is no such account."""
+    rows = await conn.fetch(
+        f"""SELECT {_ACCOUNT_AS}, s.*
+            FROM accounts a
+            LEFT JOIN LATERAL ({_PO_SOURCE} WHERE p.account_id = a.id
+                               UNION ALL {_ORDER_SOURCE} WHERE o.account_id = a.id) s ON true
+            WHERE a.id = $1 ORDER BY s.id""",
+        pk,
     )
+    if not rows:
+        return None, []
+    account = {name: rows[0][f"account.{name}"] for name in ACCOUNT_COLUMNS}
+    return account, [r for r in rows if r["kind"] is not None]
+
+
+async def sources_of_account(conn: Any, account_id: int, kind: str) -> list[Record]:
+    """The account's orders or POs (`kind`), by id."""
+    if kind == "PurchaseOrder":
+        return list(await conn.fetch(_PO_SOURCE + " WHERE p.account_id = $1 ORDER BY p.id", account_id))
+    return list(await conn.fetch(_ORDER_SOURCE + " WHERE o.account_id = $1 ORDER BY o.id", account_id))
+
+
+async def purchase_orders_of_order(conn: Any, order_id: int) -> list[Record]:
+    return list(await conn.fetch(_PO_SOURCE + " WHERE p.order_id = $1 ORDER BY p.id", order_id))
 
 
 async def purchase_orders(conn: Any, ids: Sequence[int]) -> list[Record]:
@@ -76,16 +141,44 @@ async def orders(conn: Any, ids: Sequence[int]) -> list[Record]:
 
 
 async def audiences(conn: Any, ids: Sequence[int]) -> list[Record]:
-    return list(await conn.fetch("SELECT id, name FROM audiences WHERE id = any($1::bigint[])", list(ids)))
+    return list(await conn.fetch(_AUDIENCE + " WHERE id = any($1::bigint[])", list(ids)))
 
 
-async def campaign_page(conn: Any, account_id: int, status: str | None, before: int | None, limit: int) -> list[Record]:
-    """Newest first: `limit` campaigns of the account with an id below `before`, of `status`."""
-    sql = _CAMPAIGN
-    args: list[Any] = [account_id]
+async def audiences_of_account(conn: Any, account_id: int, limit: int) -> list[Record]:
+    return list(await conn.fetch(_AUDIENCE + " WHERE account_id = $1 ORDER BY name LIMIT $2", account_id, limit))
+
+
+async def campaigns(conn: Any, ids: Sequence[int]) -> list[Record]:
+    return list(await conn.fetch(_CAMPAIGN + " WHERE id = any($1::bigint[])", list(ids)))
+
+
+async def campaigns_of_account_after(conn: Any, account_id: int, after: int, limit: int) -> list[Record]:
+    """Oldest first: `limit` campaigns of the account with an id above `after`."""
+    sql = _CAMPAIGN + " WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+    return list(await conn.fetch(sql, account_id, after, limit))
+
+
+# The columns a campaign page may be filtered by: its account, or the source it draws on.
+CAMPAIGN_OWNERS = ("account_id", "order_id", "purchase_order_id")
+
+
+def _campaign_filter(owner: str, status: str | None, args: list[Any]) -> str:
+    if owner not in CAMPAIGN_OWNERS:
+        raise ValueError(f"campaigns are not listed by {owner}")
+    where = f" WHERE {owner} = $1"
     if status is not None:
         args.append(status)
-        sql += f" AND status = ${len(args)}"
+        where += f" AND status = ${len(args)}"
+    return where
+
+
+async def campaign_page(
+    conn: Any, owner: str, owner_id: int, status: str | None, before: int | None, limit: int
+) -> list[Record]:
+    """Newest first: `limit` campaigns whose `owner` column is `owner_id`, with an id below
+    `before`, of `status`."""
+    args: list[Any] = [owner_id]
+    sql = _CAMPAIGN + _campaign_filter(owner, status, args)
     if before is not None:
         args.append(before)
         sql += f" AND id < ${len(args)}"
@@ -93,9 +186,7 @@ async def campaign_page(conn: Any, account_id: int, status: str | None, before: 
     return list(await conn.fetch(sql + f" ORDER BY id DESC LIMIT ${len(args)}", *args))
 
 
-async def campaign_count(conn: Any, account_id: int, status: str | None) -> int:
-    if status is None:
-        return int(await conn.fetchval("SELECT count(*) FROM campaigns WHERE account_id = $1", account_id))
-    return int(
-        await conn.fetchval("SELECT count(*) FROM campaigns WHERE account_id = $1 AND status = $2", account_id, status)
-    )
+async def campaign_count(conn: Any, owner: str, owner_id: int, status: str | None) -> int:
+    args: list[Any] = [owner_id]
+    sql = "SELECT count(*) FROM campaigns" + _campaign_filter(owner, status, args)
+    return int(await conn.fetchval(sql, *args))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import AccountRow
+from db.models import AccountRow, Base
+from db.reads import Record
 from resolvers import ids
 from resolvers.context import Principal
 from resolvers.errors import Duplicate, NotFound, PermissionDenied
@@ -36,11 +37,23 @@ def require_account_team(principal: Principal) -> None:
         raise PermissionDenied("only the account team may do this")
 
 
-def visible(principal: Principal, row: T | None) -> T | None:
-    """The row if the principal may see it; another account's row is exactly like a missing one."""
-    if row is None or not principal.can_see(row.account_id):  # type: ignore[attr-defined]
+class TenantRow(Protocol):
+    """A row of a tenant's table (db/models.py): it names the account it belongs to."""
+
+    @property
+    def account_id(self) -> int | None: ...
+
+
+Tenant = TypeVar("Tenant", bound="TenantRow | Record")
+
+
+def visible(principal: Principal, row: Tenant | None) -> Tenant | None:
+    """The row or record if the principal may see it; another account's is exactly like a
+    missing one."""
+    if row is None:
         return None
-    return row
+    account_id = row.account_id if isinstance(row, Base) else row["account_id"]  # type: ignore[index]
+    return row if principal.can_see(account_id) else None
 
 
 def not_found(field: str, kind: str) -> NotFound:
@@ -63,10 +76,9 @@ async def get_for_write(
     if lock:
         stmt = stmt.with_for_update(of=model)
     row = (await session.scalars(stmt.execution_options(populate_existing=True))).unique().first()
-    found = visible(principal, row)
-    if found is None:
+    if row is None or not principal.can_see(row.account_id):  # type: ignore[attr-defined]
         raise not_found(field, type_name_words(type_name))
-    return found
+    return row
 
 
 async def get_account_for_write(

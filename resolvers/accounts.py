@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import reads
@@ -13,11 +13,13 @@ from resolvers.access import get_account_for_write, require_account_team
 from resolvers.context import Context
 
 
-async def get_visible(ctx: Context, pk: int) -> AccountRow | None:
-    row = await ctx.loaders.account.load(pk)
-    if row is None or not ctx.principal.can_see(row.id):
-        return None
-    return row
+def _visible(ctx: Context, account: Record | None) -> Record | None:
+    """R8: a key sees its own account; the account team and DELIVERY see every account."""
+    return account if account is not None and ctx.principal.can_see(account["id"]) else None
+
+
+async def get_visible(ctx: Context, pk: int) -> Record | None:
+    return _visible(ctx, await ctx.loaders.account.load(pk))
 
 
 def is_own(ctx: Context, pk: int) -> bool:
@@ -26,44 +28,30 @@ def is_own(ctx: Context, pk: int) -> bool:
     return ctx.principal.account_id == pk
 
 
-async def visible_record(ctx: Context, pk: int) -> Record | None:
-    """get_visible as a plain-SQL record (db/reads.py), for budgetline/compiled.py."""
+async def get_visible_with_sources(ctx: Context, pk: int) -> tuple[Record | None, list[Record]]:
+    """get_visible and every source of the account (POs and orders), in one statement."""
     async with ctx.driver() as conn:
-        row = await reads.account(conn, pk)
-    return row if row is not None and ctx.principal.can_see(row["id"]) else None
-
-
-async def visible_record_with_sources(ctx: Context, pk: int) -> tuple[Record | None, list[Record]]:
-    """visible_record and every source of the account (POs and orders), in one statement."""
-    async with ctx.driver() as conn:
-        rows = await reads.account_with_sources(conn, pk)
-    if not rows or not ctx.principal.can_see(rows[0]["a_id"]):
+        account, sources = await reads.account_with_sources(conn, pk)
+    if _visible(ctx, account) is None:
         return None, []
-    first = rows[0]
-    account = {
-        "id": first["a_id"],
-        "name": first["a_name"],
-        "requires_purchase_order": first["a_requires_purchase_order"],
-    }
-    return account, [r for r in rows if r["kind"] is not None]
+    assert account is not None
+    ctx.loaders.prime(ctx.loaders.account, [account])
+    return account, sources
 
 
-async def viewer_account(ctx: Context) -> AccountRow | None:
+async def viewer_account(ctx: Context) -> Record | None:
     if ctx.principal.account_id is None:
         return None
     return await ctx.loaders.account.load(ctx.principal.account_id)
 
 
-async def list_all(ctx: Context) -> list[AccountRow]:
+async def list_all(ctx: Context) -> list[Record]:
     """Accounts the principal can see: its own, or all of them for the account team and DELIVERY."""
-    stmt = select(AccountRow).order_by(AccountRow.id)
-    if ctx.principal.account_id is not None:
-        stmt = stmt.where(AccountRow.id == ctx.principal.account_id)
-    async with ctx.use_session() as session:
-        rows = list(await session.scalars(stmt))
-    for row in rows:
-        ctx.loaders.prime(row)
-    return rows
+    own = ctx.principal.account_id
+    async with ctx.driver() as conn:
+        found = await reads.accounts(conn, [own] if own is not None else None)
+    ctx.loaders.prime(ctx.loaders.account, found)
+    return found
 
 
 async def create(ctx: Context, *, name: str, requires_purchase_order: bool) -> AccountRow:

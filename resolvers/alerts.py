@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import AccountRow, ActivityRow, BudgetAlertRow, OrderRow, PurchaseOrderRow
+from db.reads import Record
 from resolvers import activity, budget_sources, ids
 from resolvers.access import get_account_for_write, get_for_write, require_writer, visible
 from resolvers.budget_sources import SourceRow
@@ -117,10 +118,10 @@ async def get_visible(ctx: Context, pk: int) -> BudgetAlertRow | None:
         return visible(ctx.principal, await session.get(BudgetAlertRow, pk))
 
 
-def message(alert: BudgetAlertRow, source: SourceRow) -> str:
+def message(alert: BudgetAlertRow, source: Record) -> str:
     """What an alert says, for people: the source by its display name and what happened."""
     name = budget_sources.display_name(source)
-    currency = budget_sources.order_of(source).currency
+    currency = source["currency"]
     if alert.kind == "ALLOCATION_THRESHOLD":
         return f"{name} is {alert.threshold}% allocated or more"
     if alert.kind == "SPEND_THRESHOLD":
@@ -168,7 +169,7 @@ async def raise_expiring(session: AsyncSession, on: date | None = None) -> int:
             "term_end": budget_sources.order_of(source).end_date,
         }
         for source, account in candidates
-        if budget_sources.selectable(source, account)
+        if budget_sources.selectable(source, account.requires_purchase_order)
         and budget_sources.days_left(source, day) <= account.expiry_warning_days
         and budget_sources.unallocated(source) > Decimal("0.00")
     ]

@@ -15,26 +15,15 @@ from resolvers.context import Context
 from resolvers.errors import InvalidInput
 
 
-async def list_for_account(ctx: Context, account_id: int) -> list[AudienceRow]:
-    async with ctx.use_session() as session:
-        rows = list(
-            await session.scalars(
-                select(AudienceRow).where(AudienceRow.account_id == account_id).order_by(AudienceRow.name)
-            )
-        )
-    for row in rows:
-        ctx.loaders.prime(row)
-    return rows
-
-
-async def get_visible(ctx: Context, pk: int) -> AudienceRow | None:
-    return visible(ctx.principal, await ctx.loaders.audience.load(pk))
-
-
-async def records_by_ids(ctx: Context, pks: set[int]) -> dict[int, Record]:
-    """Audiences as plain-SQL records (db/reads.py), for budgetline/compiled.py."""
+async def list_for_account(ctx: Context, account_id: int) -> list[Record]:
     async with ctx.driver() as conn:
-        return {r["id"]: r for r in await reads.audiences(conn, sorted(pks))}
+        found = await reads.audiences_of_account(conn, account_id, MAX_PER_ACCOUNT)
+    ctx.loaders.prime(ctx.loaders.audience, found)
+    return found
+
+
+async def get_visible(ctx: Context, pk: int) -> Record | None:
+    return visible(ctx.principal, await ctx.loaders.audience.load(pk))
 
 
 # `Account.audiences` is a plain list: its length is bounded here, so that a query's cost

@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +30,8 @@ from resolvers.context import Context, Principal
 from resolvers.errors import BudgetSourceProblem, InsufficientBudget, InvalidInput, NotFound
 
 SourceRow = OrderRow | PurchaseOrderRow
+# A source as read (a record of db/reads.py) or as written (a row the mutation holds).
+Source = SourceRow | Record
 
 ZERO = Decimal("0.00")
 
@@ -40,29 +41,32 @@ def today() -> date:
 
 
 def order_of(source: SourceRow) -> OrderRow:
+    """A written source's order row (a PO's currency, term and cancellation are its order's)."""
     return source.order if isinstance(source, PurchaseOrderRow) else source
 
 
-def status(source: SourceRow, on: date | None = None) -> str:
-    order = order_of(source)
-    return status_of(source.cancelled_at is not None or order.cancelled_at is not None, order.end_date, on)
+def record(source: Source) -> Record:
+    """The source as the read model has it (db/reads.py): a written row is seen as its record."""
+    return reads.source_record(source) if isinstance(source, (OrderRow, PurchaseOrderRow)) else source
 
 
-def status_of(cancelled: bool, end_date: date, on: date | None = None) -> str:
+# The figures and R4, once, over a source's record: both executors and every write judge by these.
+
+
+def status(source: Source, on: date | None = None) -> str:
     """CANCELLED when it or its order is cancelled, EXPIRED once its order's term has ended."""
-    if cancelled:
+    s = record(source)
+    if s["cancelled_at"] is not None or s["order_cancelled_at"] is not None:
         return "CANCELLED"
-    if end_date < (on or today()):
+    if s["end_date"] < (on or today()):
         return "EXPIRED"
     return "ACTIVE"
 
 
-def unallocated(source: SourceRow) -> Decimal:
-    return unallocated_of(source.amount, source.allocated_amount)
-
-
-def unallocated_of(amount: Decimal, allocated: Decimal) -> Decimal:
-    return max(amount - allocated, ZERO)
+def unallocated(source: Source) -> Decimal:
+    s = record(source)
+    free: Decimal = s["amount"] - s["allocated_amount"]
+    return max(free, ZERO)
 
 
 def percent_of(part: Decimal, amount: Decimal) -> Decimal:
@@ -73,35 +77,38 @@ def percent_of(part: Decimal, amount: Decimal) -> Decimal:
     return (part * 100 / amount).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-def days_left(source: SourceRow, on: date | None = None) -> int:
-    return days_left_of(order_of(source).end_date, on)
-
-
-def days_left_of(end_date: date, on: date | None = None) -> int:
+def days_left(source: Source, on: date | None = None) -> int:
     """Days from today (UTC) to the end date, both counted: 1 on the last day, 0 once expired."""
+    end_date: date = record(source)["end_date"]
     return max((end_date - (on or today())).days + 1, 0)
 
 
-def is_right_kind(source: SourceRow, account: AccountRow) -> bool:
-    return isinstance(source, PurchaseOrderRow) == account.requires_purchase_order
+def is_right_kind(source: Source, requires_purchase_order: bool) -> bool:
+    is_po: bool = record(source)["kind"] == "PurchaseOrder"
+    return is_po == requires_purchase_order
 
 
-def selectable(source: SourceRow, account: AccountRow) -> bool:
-    return status(source) == "ACTIVE" and is_right_kind(source, account)
+def selectable(source: Source, requires_purchase_order: bool) -> bool:
+    return status(source) == "ACTIVE" and is_right_kind(source, requires_purchase_order)
 
 
-def display_name(source: SourceRow) -> str:
-    if isinstance(source, PurchaseOrderRow):
-        return display_name_of(source.order.order_number, source.po_number)
-    return display_name_of(source.order_number, None)
+def dropdown(sources: list[Record], requires_purchase_order: bool, *, include_inactive: bool) -> list[Record]:
+    """The step-2 drop-down: the kind the account uses, selectable ones unless asked."""
+    return [
+        s for s in sources if is_right_kind(s, requires_purchase_order) and (include_inactive or status(s) == "ACTIVE")
+    ]
 
 
-def display_name_of(order_number: str, po_number: str | None) -> str:
-    return f"PO {po_number} (Order {order_number})" if po_number is not None else f"Order {order_number}"
+def display_name(source: Source) -> str:
+    s = record(source)
+    if s["po_number"] is not None:
+        return f"PO {s['po_number']} (Order {s['order_number']})"
+    return f"Order {s['order_number']}"
 
 
-def global_id(source: SourceRow) -> str:
-    return ids.encode("PurchaseOrder" if isinstance(source, PurchaseOrderRow) else "Order", source.id)
+def global_id(source: Source) -> str:
+    s = record(source)
+    return ids.encode(s["kind"], s["id"])
 
 
 # --- rules a campaign's source must pass (R3, R4, R5) ---------------------------------
@@ -191,92 +198,50 @@ async def resolve_source_id(session: AsyncSession, principal: Principal, global_
 # --- reads -----------------------------------------------------------------------------
 
 
-async def list_for_account(ctx: Context, account: AccountRow, *, include_inactive: bool) -> list[SourceRow]:
-    """The step-2 drop-down: sources of the kind the account uses, selectable ones unless asked."""
-    sources: list[SourceRow]
-    if account.requires_purchase_order:
-        sources = list(await purchase_orders_of_account(ctx, account.id))
-    else:
-        sources = list(await orders_of_account(ctx, account.id))
-    if include_inactive:
-        return sources
-    return [s for s in sources if status(s) == "ACTIVE"]
+def kind_of_account(account: Record) -> str:
+    """R4: the kind of source an account's campaigns draw on."""
+    return "PurchaseOrder" if account["requires_purchase_order"] else "Order"
 
 
-async def _listed(ctx: Context, stmt: Select[Any]) -> list[Any]:
-    """Rows of a list field, primed into the loaders so nested fields do not read them again."""
-    async with ctx.use_session() as session:
-        rows = list((await session.scalars(stmt)).unique())
-    for row in rows:
-        ctx.loaders.prime(row)
-    return rows
+async def list_for_account(ctx: Context, account: Record, *, include_inactive: bool) -> list[Record]:
+    """Account.budgetSources: the drop-down (`dropdown`) over the account's sources of its kind."""
+    async with ctx.driver() as conn:
+        sources = await reads.sources_of_account(conn, account["id"], kind_of_account(account))
+    return _listed(ctx, dropdown(sources, account["requires_purchase_order"], include_inactive=include_inactive))
 
 
-async def orders_of_account(ctx: Context, account_id: int) -> list[OrderRow]:
-    return await _listed(ctx, select(OrderRow).where(OrderRow.account_id == account_id).order_by(OrderRow.id))
+def _listed(ctx: Context, records: list[Record]) -> list[Record]:
+    """Records of a list field, primed into the loaders so nested fields do not read them again."""
+    for found in records:
+        ctx.loaders.source(found["kind"]).prime(found["id"], found)
+    return records
 
 
-async def purchase_orders_of_account(ctx: Context, account_id: int) -> list[PurchaseOrderRow]:
-    stmt = select(PurchaseOrderRow).where(PurchaseOrderRow.account_id == account_id)
-    return await _listed(ctx, stmt.order_by(PurchaseOrderRow.id))
+async def orders_of_account(ctx: Context, account_id: int) -> list[Record]:
+    async with ctx.driver() as conn:
+        return _listed(ctx, await reads.sources_of_account(conn, account_id, "Order"))
 
 
-async def purchase_orders_of_order(ctx: Context, order_id: int) -> list[PurchaseOrderRow]:
-    stmt = select(PurchaseOrderRow).where(PurchaseOrderRow.order_id == order_id)
-    return await _listed(ctx, stmt.order_by(PurchaseOrderRow.id))
+async def purchase_orders_of_account(ctx: Context, account_id: int) -> list[Record]:
+    async with ctx.driver() as conn:
+        return _listed(ctx, await reads.sources_of_account(conn, account_id, "PurchaseOrder"))
 
 
-async def load(ctx: Context, order_id: int, purchase_order_id: int | None) -> SourceRow | None:
+async def purchase_orders_of_order(ctx: Context, order_id: int) -> list[Record]:
+    async with ctx.driver() as conn:
+        return _listed(ctx, await reads.purchase_orders_of_order(conn, order_id))
+
+
+async def load(ctx: Context, order_id: int, purchase_order_id: int | None) -> Record | None:
     """The source a row names by (order_id, purchase_order_id): its PO when it has one, else its
-    order (alerts, change requests), through the request's loaders."""
+    order (campaigns, alerts, change requests), through the request's loaders."""
     if purchase_order_id is not None:
         return await ctx.loaders.purchase_order.load(purchase_order_id)
     return await ctx.loaders.order.load(order_id)
 
 
-async def get_visible(ctx: Context, type_name: str, pk: int) -> SourceRow | None:
-    if type_name == "PurchaseOrder":
-        return visible(ctx.principal, await ctx.loaders.purchase_order.load(pk))
-    return visible(ctx.principal, await ctx.loaders.order.load(pk))
-
-
-# --- the same reads as plain-SQL records (db/reads.py), for budgetline/compiled.py -------
-
-
-def record_status(source: Record) -> str:
-    cancelled = source["cancelled_at"] is not None or source["order_cancelled_at"] is not None
-    return status_of(cancelled, source["end_date"])
-
-
-def record_is_right_kind(source: Record, requires_purchase_order: bool) -> bool:
-    kind: str = source["kind"]
-    return (kind == "PurchaseOrder") == requires_purchase_order
-
-
-def record_selectable(source: Record, requires_purchase_order: bool) -> bool:
-    return record_status(source) == "ACTIVE" and record_is_right_kind(source, requires_purchase_order)
-
-
-def dropdown(sources: list[Record], requires_purchase_order: bool, *, include_inactive: bool) -> list[Record]:
-    """list_for_account over records: the kind the account uses, selectable ones unless asked."""
-    return [
-        s
-        for s in sources
-        if record_is_right_kind(s, requires_purchase_order) and (include_inactive or record_status(s) == "ACTIVE")
-    ]
-
-
-async def records_by_ids(
-    ctx: Context, purchase_order_ids: set[int], order_ids: set[int]
-) -> dict[tuple[str, int], Record]:
-    """Sources by (kind, id): one statement per kind asked for."""
-    found: list[Record] = []
-    async with ctx.driver() as conn:
-        if purchase_order_ids:
-            found += await reads.purchase_orders(conn, sorted(purchase_order_ids))
-        if order_ids:
-            found += await reads.orders(conn, sorted(order_ids))
-    return {(r["kind"], r["id"]): r for r in found}
+async def get_visible(ctx: Context, type_name: str, pk: int) -> Record | None:
+    return visible(ctx.principal, await ctx.loaders.source(type_name).load(pk))
 
 
 # --- mutations (ACCOUNT_TEAM only) -------------------------------------------------------
@@ -554,12 +519,12 @@ async def check_end_date_change(session: AsyncSession, order: OrderRow, end_date
         )
 
 
-async def amendments_of(ctx: Context, source: SourceRow) -> list[AmendmentRow]:
+async def amendments_of(ctx: Context, source: Record) -> list[AmendmentRow]:
     """BudgetSource.amendments, oldest first (an order's own; a PO's own)."""
     stmt = select(AmendmentRow).order_by(AmendmentRow.id)
-    if isinstance(source, PurchaseOrderRow):
-        stmt = stmt.where(AmendmentRow.purchase_order_id == source.id)
+    if source["kind"] == "PurchaseOrder":
+        stmt = stmt.where(AmendmentRow.purchase_order_id == source["id"])
     else:
-        stmt = stmt.where(AmendmentRow.order_id == source.id, AmendmentRow.purchase_order_id.is_(None))
+        stmt = stmt.where(AmendmentRow.order_id == source["id"], AmendmentRow.purchase_order_id.is_(None))
     async with ctx.use_session() as session:
         return list(await session.scalars(stmt))

@@ -49,19 +49,18 @@ LIVE = ("PUBLISHED", "PAUSED")
 # R12: the states each transition starts from.
 TRANSITIONS = {"pause": ("PUBLISHED",), "resume": ("PAUSED",), "end": LIVE}
 SWEEPER = "budgetline sweeper"
+# A page of campaigns when `first` is not given (or null).
+PAGE_SIZE = 20
 
 
-def locked_fields(row: CampaignRow) -> list[str]:
-    return locked_fields_of(row.status)
-
-
-def locked_fields_of(status: str) -> list[str]:
+def locked_fields(status: str) -> list[str]:
+    """R6, R12: what a campaign in `status` can no longer change."""
     if status == "DRAFT":
         return []
     return list(LOCKED_WHEN_ENDED if status == "ENDED" else LOCKED_WHEN_PUBLISHED)
 
 
-def remaining_of(budget: Decimal | None, spent: Decimal) -> Decimal | None:
+def remaining(budget: Decimal | None, spent: Decimal) -> Decimal | None:
     """remainingAmount: budget - spentAmount; null while the budget is."""
     return None if budget is None else budget - spent
 
@@ -81,7 +80,7 @@ def require_draft(row: CampaignRow, action: str) -> None:
         raise CampaignLocked(
             f"the campaign is {row.status.lower()}: {action} is for drafts only",
             None,
-            locked_fields(row),
+            locked_fields(row.status),
             code="NOT_A_DRAFT",
         )
 
@@ -93,7 +92,7 @@ def refuse_locked_change(row: CampaignRow, field: str, what: str) -> None:
         raise CampaignLocked(
             f"the {what} is locked: the campaign is {row.status.lower()}",
             field,
-            locked_fields(row),
+            locked_fields(row.status),
             code="CAMPAIGN_LOCKED",
         )
 
@@ -598,79 +597,100 @@ async def _lock_due(session: AsyncSession, campaign_ids: list[int], *conditions:
 # --- reads ----------------------------------------------------------------------------------
 
 
-async def get_visible(ctx: Context, pk: int) -> CampaignRow | None:
+async def get_visible(ctx: Context, pk: int) -> Record | None:
     return visible(ctx.principal, await ctx.loaders.campaign.load(pk))
 
 
-async def page(ctx: Context, *, where: Any, first: int, after: str | None, status: str | None) -> Page[CampaignRow]:
-    stmt = select(CampaignRow).where(where)
-    if status is not None:
-        stmt = stmt.where(CampaignRow.status == status)
-    result = await paginate(ctx.use_session, stmt, CampaignRow.id, first, after)
-    for row in result.items:
-        ctx.loaders.prime(row)
-    return result
+# A campaign's related records, each named once: the kind and id of the source it draws on (its
+# PO when it has one, else its order), its order, its audience.
 
 
-async def prefetch(ctx: Context, rows: list[CampaignRow], *, audiences: bool, sources: bool, orders: bool) -> None:
-    """Load what the page's items will ask for in one batch per kind, before they ask.
+def source_key(campaign: Record) -> tuple[str, int] | None:
+    if campaign["purchase_order_id"] is not None:
+        return ("PurchaseOrder", campaign["purchase_order_id"])
+    if campaign["order_id"] is not None:
+        return ("Order", campaign["order_id"])
+    return None
 
-    The items then find their rows in the loaders' caches and resolve without awaiting,
+
+# Campaign fields and the records they read: what a page prefetches for the fields asked.
+RELATED = {
+    "budgetSource": ("source",),
+    "order": ("order",),
+    "currency": ("order",),
+    "purchaseOrder": ("purchase_order",),
+    "audience": ("audience",),
+}
+
+
+async def prefetch(ctx: Context, records: list[Record], fields: set[str]) -> None:
+    """Load what the page's items will ask for (`fields`: the Campaign fields selected) in one
+    batch per kind of record, before they ask.
+
+    The items then find their records in the loaders' caches and resolve without awaiting,
     which is most of the cost of a nested object in a list (see docs/benchmarks.md).
     """
-    loads: list[Any] = []
-    if audiences:
-        loads.append(ctx.loaders.audience.load_many(sorted({r.audience_id for r in rows if r.audience_id})))
-    if sources:
-        loads.append(
-            ctx.loaders.purchase_order.load_many(sorted({r.purchase_order_id for r in rows if r.purchase_order_id}))
+    wanted = {kind for name in fields for kind in RELATED.get(name, ())}
+    purchase_order_ids: set[int] = set()
+    order_ids: set[int] = set()
+    audience_ids: set[int] = set()
+    for c in records:
+        source = source_key(c) if "source" in wanted else None
+        if source is not None:
+            (purchase_order_ids if source[0] == "PurchaseOrder" else order_ids).add(source[1])
+        if "purchase_order" in wanted and c["purchase_order_id"] is not None:
+            purchase_order_ids.add(c["purchase_order_id"])
+        if "order" in wanted and c["order_id"] is not None:
+            order_ids.add(c["order_id"])
+        if "audience" in wanted and c["audience_id"] is not None:
+            audience_ids.add(c["audience_id"])
+    loaders = ctx.loaders
+    loads = [
+        loader.load_many(sorted(keys))
+        for loader, keys in (
+            (loaders.audience, audience_ids),
+            (loaders.purchase_order, purchase_order_ids),
+            (loaders.order, order_ids),
         )
-    order_ids = {r.order_id for r in rows if r.order_id and (orders or (sources and not r.purchase_order_id))}
-    if order_ids:
-        loads.append(ctx.loaders.order.load_many(sorted(order_ids)))
+        if keys
+    ]
     for load in loads:
         await load
 
 
-async def of_account(
-    ctx: Context, account_id: int, first: int, after: str | None, status: str | None
-) -> Page[CampaignRow]:
-    return await page(ctx, where=CampaignRow.account_id == account_id, first=first, after=after, status=status)
-
-
-async def page_records_of_account(
-    ctx: Context, account_id: int, first: int, after: str | None, status: str | None
+async def page(
+    ctx: Context, owner: str, owner_id: int, first: int, after: str | None, status: str | None
 ) -> Page[Record]:
-    """of_account over plain-SQL records (db/reads.py), for budgetline/compiled.py."""
+    """A page of campaigns, newest first, whose `owner` (db/reads.CAMPAIGN_OWNERS) is `owner_id`."""
 
     async def fetch(before: int | None, limit: int) -> list[Record]:
         async with ctx.driver() as conn:
-            return await reads.campaign_page(conn, account_id, status, before, limit)
+            found = await reads.campaign_page(conn, owner, owner_id, status, before, limit)
+        ctx.loaders.prime(ctx.loaders.campaign, found)
+        return found
 
     async def count() -> int:
         async with ctx.driver() as conn:
-            return await reads.campaign_count(conn, account_id, status)
+            return await reads.campaign_count(conn, owner, owner_id, status)
 
     return await paginate_with(fetch, count, first, after, pk=lambda row: int(row["id"]))
 
 
-async def of_source(
-    ctx: Context, source: SourceRow, first: int, after: str | None, status: str | None
-) -> Page[CampaignRow]:
-    where = (
-        CampaignRow.purchase_order_id == source.id
-        if isinstance(source, PurchaseOrderRow)
-        else CampaignRow.order_id == source.id
-    )
-    return await page(ctx, where=where, first=first, after=after, status=status)
+async def of_account(ctx: Context, account_id: int, first: int, after: str | None, status: str | None) -> Page[Record]:
+    return await page(ctx, "account_id", account_id, first, after, status)
 
 
-async def allocations_of_source(ctx: Context, source: SourceRow, first: int, after: str | None) -> Page[AllocationRow]:
+async def of_source(ctx: Context, source: Record, first: int, after: str | None, status: str | None) -> Page[Record]:
+    owner = "purchase_order_id" if source["kind"] == "PurchaseOrder" else "order_id"
+    return await page(ctx, owner, source["id"], first, after, status)
+
+
+async def allocations_of_source(ctx: Context, source: Record, first: int, after: str | None) -> Page[AllocationRow]:
     """R10: the ledger, newest first; an order's includes its POs' entries."""
     where = (
-        AllocationRow.purchase_order_id == source.id
-        if isinstance(source, PurchaseOrderRow)
-        else AllocationRow.order_id == source.id
+        AllocationRow.purchase_order_id == source["id"]
+        if source["kind"] == "PurchaseOrder"
+        else AllocationRow.order_id == source["id"]
     )
     return await paginate(ctx.use_session, select(AllocationRow).where(where), AllocationRow.id, first, after)
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import BudgetChangeRequestRow, PurchaseOrderRow
+from db.reads import Record
 from resolvers import budget_sources, ids, validation
 from resolvers.access import require_account_team, require_writer, visible
 from resolvers.budget_sources import Amendment, SourceRow
@@ -143,13 +144,13 @@ async def of_account(
     return await paginate(ctx.use_session, stmt, BudgetChangeRequestRow.id, first, after)
 
 
-async def of_source(ctx: Context, source: SourceRow, status: str | None) -> list[BudgetChangeRequestRow]:
+async def of_source(ctx: Context, source: Record, status: str | None) -> list[BudgetChangeRequestRow]:
     """BudgetSource.changeRequests, newest first: a PO's own; an order's own and its POs'."""
     stmt = select(BudgetChangeRequestRow).order_by(BudgetChangeRequestRow.id.desc())
-    if isinstance(source, PurchaseOrderRow):
-        stmt = stmt.where(BudgetChangeRequestRow.purchase_order_id == source.id)
+    if source["kind"] == "PurchaseOrder":
+        stmt = stmt.where(BudgetChangeRequestRow.purchase_order_id == source["id"])
     else:
-        stmt = stmt.where(BudgetChangeRequestRow.order_id == source.id)
+        stmt = stmt.where(BudgetChangeRequestRow.order_id == source["id"])
     if status is not None:
         stmt = stmt.where(BudgetChangeRequestRow.status == status)
     async with ctx.use_session() as session:

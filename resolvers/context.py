@@ -55,7 +55,7 @@ class Principal:
         """How the ledger names who did something."""
         return f"api-key:{self.api_key_id} ({self.name})"
 
-    def can_see(self, account_id: int) -> bool:
+    def can_see(self, account_id: int | None) -> bool:
         return self.account_id is None or self.account_id == account_id
 
 
@@ -81,7 +81,7 @@ class Context:
     _driver: tuple[Any, Any] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.use_session)
+        self.loaders = Loaders(self.driver)
 
     @asynccontextmanager
     async def use_session(self) -> AsyncIterator[AsyncSession]:
@@ -114,7 +114,7 @@ class Context:
         holds no connection, and its next event reads afresh."""
         async with self._lock:
             await self.session.close()
-            self.loaders = Loaders(self.use_session)
+            self.loaders = Loaders(self.driver)
             self._driver = None
 
     async def transact(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -159,7 +159,7 @@ class Context:
                 # Triggers moved totals behind the ORM's back and loaders cached rows:
                 # everything read before this write is stale now.
                 self.session.expunge_all()
-                self.loaders = Loaders(self.use_session)
+                self.loaders = Loaders(self.driver)
                 self._driver = None  # the transaction gave its connection back
             return result
         raise AssertionError("unreachable")

@@ -10,10 +10,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from db import exports
-from db.models import PurchaseOrderRow
 from db.reads import Record
 from resolvers import budget_sources, ids
-from resolvers.budget_sources import SourceRow
 from resolvers.context import Context
 from resolvers.errors import InvalidInput, NotFound
 
@@ -35,7 +33,7 @@ HEADER = (
 BATCH = 1000
 
 
-async def visible_source(ctx: Context, budget_source_id: str | None) -> SourceRow:
+async def visible_source(ctx: Context, budget_source_id: str | None) -> Record:
     """The source of the export: an unknown, malformed or another account's ID is NOT_FOUND."""
     decoded = ids.decode(budget_source_id or "")
     source = None
@@ -61,7 +59,7 @@ def period(start: date | None, end: date | None) -> tuple[datetime, datetime]:
 
 async def csv_chunks(
     connection: Any,
-    source: SourceRow,
+    source: Record,
     start: date | None,
     end: date | None,
     statement_timeout_ms: int,
@@ -69,12 +67,12 @@ async def csv_chunks(
 ) -> AsyncIterator[str]:
     """RFC 4180 text (the csv module, CRLF line ends): the header, then each entry, in chunks."""
     low, high = period(start, end)
-    purchase_order_id = source.id if isinstance(source, PurchaseOrderRow) else None
+    purchase_order_id = source["id"] if source["kind"] == "PurchaseOrder" else None
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(HEADER)
     yield _drain(buffer)
-    order_id = budget_sources.order_of(source).id
+    order_id = source["order_id"]
     ledger = exports.ledger(
         connection, order_id, purchase_order_id, low, high, BATCH, statement_timeout_ms, idle_timeout_s
     )

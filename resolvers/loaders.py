@@ -1,57 +1,50 @@
-"""Per-request DataLoaders: one SQL statement per kind of row, however many fields ask."""
+"""Per-request DataLoaders over the read model (db/reads.py): one SQL statement per kind of
+record, however many fields ask."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from db.models import AccountRow, AudienceRow, CampaignRow, OrderRow, PurchaseOrderRow
+from db import reads
+from db.reads import Record
 
-Reader = Callable[[], AbstractAsyncContextManager[AsyncSession]]
-R = TypeVar("R")
+Driver = Callable[[], AbstractAsyncContextManager[Any]]
+Read = Callable[[Any, Sequence[int]], Awaitable[list[Record]]]
 
 
 class Loaders:
-    def __init__(self, read: Reader) -> None:
-        self._read = read
-        self.account: DataLoader[int, AccountRow | None] = self._by_id(AccountRow)
-        self.order: DataLoader[int, OrderRow | None] = self._by_id(OrderRow)
-        self.purchase_order: DataLoader[int, PurchaseOrderRow | None] = self._by_id(PurchaseOrderRow)
-        self.audience: DataLoader[int, AudienceRow | None] = self._by_id(AudienceRow)
-        self.campaign: DataLoader[int, CampaignRow | None] = self._by_id(CampaignRow)
+    def __init__(self, driver: Driver) -> None:
+        self._driver = driver
+        self.account = self._by_id(reads.accounts)
+        self.order = self._by_id(reads.orders)
+        self.purchase_order = self._by_id(reads.purchase_orders)
+        self.audience = self._by_id(reads.audiences)
+        self.campaign = self._by_id(reads.campaigns)
 
-    def _by_id(self, model: type[R]) -> DataLoader[int, R | None]:
-        async def load(ids: list[int]) -> Sequence[R | None]:
-            async with self._read() as session:
-                rows = (await session.scalars(select(model).where(model.id.in_(ids)))).unique()  # type: ignore[attr-defined]
-                found = {row.id: row for row in rows}  # type: ignore[attr-defined]
+    def _by_id(self, read: Read) -> DataLoader[int, Record | None]:
+        async def load(ids: list[int]) -> Sequence[Record | None]:
+            async with self._driver() as conn:
+                found = {record["id"]: record for record in await read(conn, ids)}
             return [found.get(i) for i in ids]
 
         return DataLoader(load_fn=load)
 
-    def prime(self, row: Any) -> None:
-        """Seed a loader with a row already read, so a later field does not read it again."""
-        loaders: dict[type, DataLoader[int, Any]] = {
-            AccountRow: self.account,
-            OrderRow: self.order,
-            PurchaseOrderRow: self.purchase_order,
-            AudienceRow: self.audience,
-            CampaignRow: self.campaign,
-        }
-        loader = loaders.get(type(row))
-        if loader is not None:
-            loader.prime(row.id, row)
-            if isinstance(row, PurchaseOrderRow):
-                self.order.prime(row.order_id, row.order)
+    def source(self, kind: str) -> DataLoader[int, Record | None]:
+        """The loader of a budget source's kind ("Order" or "PurchaseOrder")."""
+        return self.purchase_order if kind == "PurchaseOrder" else self.order
+
+    def prime(self, loader: DataLoader[int, Record | None], records: Sequence[Record]) -> None:
+        """Seed a loader with records already read, so a later field does not read them again."""
+        for record in records:
+            loader.prime(record["id"], record)
 
 
-def cached(loader: DataLoader[int, R | None], key: int) -> tuple[bool, R | None]:
-    """(True, row) when the loader already holds the row of `key`: no await needed for it."""
+def cached(loader: DataLoader[int, Record | None], key: int) -> tuple[bool, Record | None]:
+    """(True, record) when the loader already holds the record of `key`: no await needed for it."""
     future = loader.cache_map.get(key)
     if future is None or not future.done() or future.cancelled() or future.exception() is not None:
         return False, None

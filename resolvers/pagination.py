@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers.errors import InvalidInput
-from resolvers.loaders import Reader
 
 T = TypeVar("T")
+# The request's session, for one user at a time (Context.use_session).
+Reader = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 MAX_PAGE_SIZE = 100
 

@@ -17,7 +17,9 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import BudgetAlertRow, CampaignRow, OrderRow, PurchaseOrderRow
+from db import reads
+from db.models import BudgetAlertRow
+from db.session import driver_of, guarded
 from resolvers import accounts, budget_sources, ids
 from resolvers.access import visible
 from resolvers.context import Context
@@ -74,7 +76,7 @@ async def watch(ctx: Context, account_id: str, type_names: frozenset[str]) -> As
     await ctx.release()
     if account is None:
         raise NotFound("no account with this accountId", "accountId")
-    return _rows(ctx, events, account.id, type_names)
+    return _rows(ctx, events, account["id"], type_names)
 
 
 async def _rows(ctx: Context, events: EventSource, account_id: int, type_names: frozenset[str]) -> AsyncIterator[Any]:
@@ -98,14 +100,19 @@ async def _rows(ctx: Context, events: EventSource, account_id: int, type_names: 
 
 
 async def _read(event: Event, session: AsyncSession) -> Any:
-    """The row an event names, as it is now (None if it is gone)."""
-    model = {
-        "Order": OrderRow,
-        "PurchaseOrder": PurchaseOrderRow,
-        "Campaign": CampaignRow,
-        "BudgetAlert": BudgetAlertRow,
-    }.get(event.type_name)
-    return await session.get(model, event.pk) if model is not None else None
+    """What an event names, as it is now (None if it is gone): a source's or a campaign's record
+    (db/reads.py), an alert's row."""
+    if event.type_name == "BudgetAlert":
+        return await session.get(BudgetAlertRow, event.pk)
+    read = {"Order": reads.orders, "PurchaseOrder": reads.purchase_orders, "Campaign": reads.campaigns}.get(
+        event.type_name
+    )
+    if read is None:
+        return None
+    connection, driver = await driver_of(session)
+    async with guarded(connection):
+        found = await read(driver, [event.pk])
+    return found[0] if found else None
 
 
 async def _current(ctx: Context, account_id: int, type_names: frozenset[str], seen_alert: int) -> AsyncIterator[Any]:
@@ -116,17 +123,22 @@ async def _current(ctx: Context, account_id: int, type_names: frozenset[str], se
         for po in await budget_sources.purchase_orders_of_account(ctx, account_id):
             yield po
         return
-    model: Any = CampaignRow if type_names == CAMPAIGNS else BudgetAlertRow
-    after = seen_alert if model is BudgetAlertRow else 0
+    after = seen_alert if type_names == ALERTS else 0
     while True:
-        stmt = select(model).where(model.account_id == account_id, model.id > after)
-        async with ctx.use_session() as session:
-            batch: list[Any] = list(await session.scalars(stmt.order_by(model.id).limit(RESYNC_BATCH)))
+        batch: list[Any]
+        if type_names == CAMPAIGNS:
+            async with ctx.driver() as conn:
+                batch = await reads.campaigns_of_account_after(conn, account_id, after, RESYNC_BATCH)
+            after = batch[-1]["id"] if batch else after
+        else:
+            stmt = select(BudgetAlertRow).where(BudgetAlertRow.account_id == account_id, BudgetAlertRow.id > after)
+            async with ctx.use_session() as session:
+                batch = list(await session.scalars(stmt.order_by(BudgetAlertRow.id).limit(RESYNC_BATCH)))
+            after = batch[-1].id if batch else after
         for row in batch:
             yield row
         if len(batch) < RESYNC_BATCH:
             return
-        after = batch[-1].id
 
 
 async def _last_alert(ctx: Context, account_id: int) -> int:

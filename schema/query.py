@@ -24,11 +24,11 @@ from schema.types import (
 )
 
 _NODE_TYPES = {
-    "Account": Account.from_row,
-    "Order": Order.from_row,
-    "PurchaseOrder": PurchaseOrder.from_row,
-    "Audience": Audience.from_row,
-    "Campaign": Campaign.from_row,
+    "Account": Account.from_record,
+    "Order": Order.from_record,
+    "PurchaseOrder": PurchaseOrder.from_record,
+    "Audience": Audience.from_record,
+    "Campaign": Campaign.from_record,
     "ApiKey": ApiKey.from_row,
     "SpendRecord": SpendRecord.from_row,
     "Allocation": Allocation.from_row,
@@ -64,9 +64,9 @@ class Query:
         decoded = ids.decode(id)
         if decoded is None or decoded[0] != "Account":
             return None
-        row = await accounts.get_visible(info.context, decoded[1])
-        return Account.from_row(row) if row else None
+        found = await accounts.get_visible(info.context, decoded[1])
+        return Account.from_record(found) if found else None
 
     @strawberry.field(description="Accounts you can see: your own, or all of them for ACCOUNT_TEAM and DELIVERY keys.")
     async def accounts(self, info: Info) -> list[Account]:
-        return [Account.from_row(r) for r in await accounts.list_all(info.context)]
+        return [Account.from_record(r) for r in await accounts.list_all(info.context)]

@@ -8,7 +8,7 @@ from typing import Annotated, Any, TypeVar
 import strawberry
 
 from resolvers import subscriptions
-from schema.types import BudgetAlert, BudgetSource, Campaign, Info, source_from_row
+from schema.types import BudgetAlert, BudgetSource, Campaign, Info, source_from_record
 
 T = TypeVar("T")
 
@@ -37,14 +37,14 @@ class Subscription:
     )
     async def budget_source_updated(self, info: Info, account_id: AccountId) -> AsyncGenerator[BudgetSource, None]:
         rows = await subscriptions.watch(info.context, account_id, subscriptions.SOURCES)
-        return _converted(rows, source_from_row)
+        return _converted(rows, source_from_record)
 
     @strawberry.subscription(
         description="A campaign of the account, after every committed change to it, spend included."
     )
     async def campaign_updated(self, info: Info, account_id: AccountId) -> AsyncGenerator[Campaign, None]:
         rows = await subscriptions.watch(info.context, account_id, subscriptions.CAMPAIGNS)
-        return _converted(rows, Campaign.from_row)
+        return _converted(rows, Campaign.from_record)
 
     @strawberry.subscription(description="Each alert raised on the account (R15, R16), once it has committed.")
     async def alert_raised(self, info: Info, account_id: AccountId) -> AsyncGenerator[BudgetAlert, None]:

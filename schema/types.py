@@ -11,6 +11,7 @@ import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.types.nodes import FragmentSpread, InlineFragment
 
+from db import reads
 from db.models import (
     AccountRow,
     ActivityRow,
@@ -25,6 +26,7 @@ from db.models import (
     PurchaseOrderRow,
     SpendDayRow,
 )
+from db.reads import Record
 from resolvers import accounts, activity, alerts, audiences, budget_sources, campaigns, change_requests, ids, spend
 from resolvers.context import Context
 from resolvers.loaders import cached
@@ -126,20 +128,24 @@ class Connection(Generic[NodeT]):
 
 @strawberry.type(description="A customer company (the tenant): its budget sources, audiences and campaigns.")
 class Account(Node):
-    row: strawberry.Private[AccountRow]
+    record: strawberry.Private[Record]
     name: str = strawberry.field(description="The company's name.")
     requires_purchase_order: bool = strawberry.field(
         description="True: its campaigns draw on purchase orders; false: on orders (R4)."
     )
 
     @classmethod
-    def from_row(cls, row: AccountRow) -> Account:
+    def from_record(cls, record: Record) -> Account:
         return cls(
-            id=strawberry.ID(ids.encode("Account", row.id)),
-            row=row,
-            name=row.name,
-            requires_purchase_order=row.requires_purchase_order,
+            id=strawberry.ID(ids.encode("Account", record["id"])),
+            record=record,
+            name=record["name"],
+            requires_purchase_order=record["requires_purchase_order"],
         )
+
+    @classmethod
+    def from_row(cls, row: AccountRow) -> Account:
+        return cls.from_record(reads.record_of(row))
 
     @strawberry.field(
         description="The step-2 drop-down: selectable sources of the kind the account uses (POs or orders); "
@@ -153,39 +159,41 @@ class Account(Node):
             strawberry.argument(description="True adds the EXPIRED and CANCELLED sources of the account's kind."),
         ] = False,
     ) -> list[BudgetSource]:
-        rows = await budget_sources.list_for_account(info.context, self.row, include_inactive=bool(include_inactive))
-        return [source_from_row(r) for r in rows]
+        found = await budget_sources.list_for_account(
+            info.context, self.record, include_inactive=bool(include_inactive)
+        )
+        return [source_from_record(r) for r in found]
 
     @strawberry.field(description="Every order of the account, whatever its status, oldest first.")
     async def orders(self, info: Info) -> list[Order]:
-        return [Order.from_row(r) for r in await budget_sources.orders_of_account(info.context, self.row.id)]
+        return [Order.from_record(r) for r in await budget_sources.orders_of_account(info.context, self.record["id"])]
 
     @strawberry.field(description="Every purchase order of the account, whatever its status, oldest first.")
     async def purchase_orders(self, info: Info) -> list[PurchaseOrder]:
-        rows = await budget_sources.purchase_orders_of_account(info.context, self.row.id)
-        return [PurchaseOrder.from_row(r) for r in rows]
+        found = await budget_sources.purchase_orders_of_account(info.context, self.record["id"])
+        return [PurchaseOrder.from_record(r) for r in found]
 
     @strawberry.field(description="The account's audiences (at most 100), by name.")
     async def audiences(self, info: Info) -> list[Audience]:
-        return [Audience.from_row(r) for r in await audiences.list_for_account(info.context, self.row.id)]
+        return [Audience.from_record(r) for r in await audiences.list_for_account(info.context, self.record["id"])]
 
     @strawberry.field(description="Newest first; first is at most 100.")
     async def campaigns(
         self,
         info: Info,
-        first: PageSize = 20,
+        first: PageSize = campaigns.PAGE_SIZE,
         after: After = None,
         status: StatusFilter = None,
     ) -> Connection[Campaign]:
         page = await campaigns.of_account(
-            info.context, self.row.id, _first(first, 20), after, status.value if status else None
+            info.context, self.record["id"], _first(first, campaigns.PAGE_SIZE), after, status.value if status else None
         )
         return await _campaign_page(info, page)
 
     @strawberry.field(description="When its alerts are raised (R15, R16); updateAlertSettings changes them.")
     def alert_settings(self) -> AlertSettings:
         return AlertSettings(
-            thresholds=list(self.row.alert_thresholds), expiry_warning_days=self.row.expiry_warning_days
+            thresholds=list(self.record["alert_thresholds"]), expiry_warning_days=self.record["expiry_warning_days"]
         )
 
     @strawberry.field(description="Its budget alerts, newest first; first is at most 100.")
@@ -199,7 +207,7 @@ class Account(Node):
             strawberry.argument(description="True: only acknowledged alerts; false: only open ones; null: all."),
         ] = None,
     ) -> Connection[BudgetAlert]:
-        page = await alerts.of_account(info.context, self.row.id, _first(first, 20), after, acknowledged)
+        page = await alerts.of_account(info.context, self.record["id"], _first(first, 20), after, acknowledged)
         return Connection.of(page, BudgetAlert.from_row)
 
     @strawberry.field(description="Its change requests (R19), newest first; first is at most 100.")
@@ -214,7 +222,7 @@ class Account(Node):
         ] = None,
     ) -> Connection[BudgetChangeRequest]:
         page = await change_requests.of_account(
-            info.context, self.row.id, _first(first, 20), after, status.value if status else None
+            info.context, self.record["id"], _first(first, 20), after, status.value if status else None
         )
         return Connection.of(page, BudgetChangeRequest.from_row)
 
@@ -223,7 +231,7 @@ class Account(Node):
         "reads it."
     )
     async def activity(self, info: Info, first: PageSize = 50, after: After = None) -> Connection[ActivityEntry]:
-        page = await activity.of_account(info.context, self.row.id, _first(first, 50), after)
+        page = await activity.of_account(info.context, self.record["id"], _first(first, 50), after)
         return Connection.of(page, ActivityEntry.from_row)
 
 
@@ -240,7 +248,7 @@ class AlertSettings:
 
 @strawberry.interface(description="What a campaign draws its budget from: a PurchaseOrder or an Order.")
 class BudgetSource:
-    row: strawberry.Private[Any]
+    record: strawberry.Private[Record]
     id: strawberry.ID = strawberry.field(description=NODE_ID)
     order_number: str = strawberry.field(description="The order number printed on the contract; a PO's is its order's.")
     purchase_order_number: str | None = strawberry.field(description="The customer's PO number; null on an Order.")
@@ -280,26 +288,29 @@ class BudgetSource:
     )
 
     @strawberry.field(description="status is ACTIVE and it is of the kind its account uses (PO or order).")
-    async def selectable(self, info: Info) -> bool:
-        account = await info.context.loaders.account.load(self.row.account_id)
-        return account is not None and budget_sources.selectable(self.row, account)
+    def selectable(self, info: Info) -> bool:
+        def judge(account: Record | None) -> bool:
+            return budget_sources.selectable(self.record, _must(account)["requires_purchase_order"])
+
+        found = _related(info.context.loaders.account, self.record["account_id"], judge)
+        return cast("bool", found)
 
     @strawberry.field(description="Campaigns drawing on it, newest first; first is at most 100.")
     async def campaigns(
         self,
         info: Info,
-        first: PageSize = 20,
+        first: PageSize = campaigns.PAGE_SIZE,
         after: After = None,
         status: StatusFilter = None,
     ) -> Connection[Campaign]:
         page = await campaigns.of_source(
-            info.context, self.row, _first(first, 20), after, status.value if status else None
+            info.context, self.record, _first(first, campaigns.PAGE_SIZE), after, status.value if status else None
         )
         return await _campaign_page(info, page)
 
     @strawberry.field(description="The allocation ledger, newest first (for an order: with its POs' entries).")
     async def allocations(self, info: Info, first: PageSize = 50, after: After = None) -> Connection[Allocation]:
-        page = await campaigns.allocations_of_source(info.context, self.row, _first(first, 50), after)
+        page = await campaigns.allocations_of_source(info.context, self.record, _first(first, 50), after)
         return Connection.of(page, Allocation.from_row)
 
     @strawberry.field(
@@ -307,7 +318,7 @@ class BudgetSource:
         "order's own, its term included."
     )
     async def amendments(self, info: Info) -> list[Amendment]:
-        return [Amendment.from_row(r) for r in await budget_sources.amendments_of(info.context, self.row)]
+        return [Amendment.from_row(r) for r in await budget_sources.amendments_of(info.context, self.record)]
 
     @strawberry.field(
         description="Change requests about it (R19), newest first, at most 100 (an order's include its POs')."
@@ -320,31 +331,31 @@ class BudgetSource:
             strawberry.argument(description="Only requests in this status; null: all."),
         ] = None,
     ) -> list[BudgetChangeRequest]:
-        rows = await change_requests.of_source(info.context, self.row, status.value if status else None)
+        rows = await change_requests.of_source(info.context, self.record, status.value if status else None)
         return [BudgetChangeRequest.from_row(r) for r in rows]
 
 
-def _source_fields(row: OrderRow | PurchaseOrderRow) -> dict[str, Any]:
-    order = budget_sources.order_of(row)
+def _source_fields(s: Record) -> dict[str, Any]:
+    """A budget source's fields from its record (db/reads.py), a PO's and an order's alike."""
     return {
-        "id": strawberry.ID(budget_sources.global_id(row)),
-        "row": row,
-        "order_number": order.order_number,
-        "purchase_order_number": row.po_number if isinstance(row, PurchaseOrderRow) else None,
-        "display_name": budget_sources.display_name(row),
-        "amount": row.amount,
-        "currency": order.currency,
-        "allocated_amount": row.allocated_amount,
-        "unallocated_amount": budget_sources.unallocated(row),
-        "draft_amount": row.draft_amount,
-        "spent_amount": row.spent_amount,
-        "pending_release_amount": row.pending_release_amount,
-        "start_date": order.start_date,
-        "end_date": order.end_date,
-        "status": BudgetSourceStatus(budget_sources.status(row)),
-        "allocated_percent": budget_sources.percent_of(row.allocated_amount, row.amount),
-        "spent_percent": budget_sources.percent_of(row.spent_amount, row.amount),
-        "days_left": budget_sources.days_left(row),
+        "id": strawberry.ID(ids.encode(s["kind"], s["id"])),
+        "record": s,
+        "order_number": s["order_number"],
+        "purchase_order_number": s["po_number"],
+        "display_name": budget_sources.display_name(s),
+        "amount": s["amount"],
+        "currency": s["currency"],
+        "allocated_amount": s["allocated_amount"],
+        "unallocated_amount": budget_sources.unallocated(s),
+        "draft_amount": s["draft_amount"],
+        "spent_amount": s["spent_amount"],
+        "pending_release_amount": s["pending_release_amount"],
+        "start_date": s["start_date"],
+        "end_date": s["end_date"],
+        "status": BudgetSourceStatus(budget_sources.status(s)),
+        "allocated_percent": budget_sources.percent_of(s["allocated_amount"], s["amount"]),
+        "spent_percent": budget_sources.percent_of(s["spent_amount"], s["amount"]),
+        "days_left": budget_sources.days_left(s),
     }
 
 
@@ -353,17 +364,22 @@ def _source_fields(row: OrderRow | PurchaseOrderRow) -> dict[str, Any]:
 )
 class Order(Node, BudgetSource):
     @classmethod
+    def from_record(cls, record: Record) -> Order:
+        return cls(**_source_fields(record))
+
+    @classmethod
     def from_row(cls, row: OrderRow) -> Order:
-        return cls(**_source_fields(row))
+        """An order a mutation wrote, seen as the record a read would return."""
+        return cls.from_record(reads.source_record(row))
 
     @strawberry.field(description="The purchase orders recorded under this order, oldest first.")
     async def purchase_orders(self, info: Info) -> list[PurchaseOrder]:
-        rows = await budget_sources.purchase_orders_of_order(info.context, self.row.id)
-        return [PurchaseOrder.from_row(r) for r in rows]
+        found = await budget_sources.purchase_orders_of_order(info.context, self.record["id"])
+        return [PurchaseOrder.from_record(r) for r in found]
 
     @strawberry.field(description="The account it belongs to.")
     async def account(self, info: Info) -> Account:
-        return Account.from_row(_must(await info.context.loaders.account.load(self.row.account_id)))
+        return Account.from_record(_must(await info.context.loaders.account.load(self.record["account_id"])))
 
 
 @strawberry.type(
@@ -372,19 +388,30 @@ class Order(Node, BudgetSource):
 )
 class PurchaseOrder(Node, BudgetSource):
     @classmethod
+    def from_record(cls, record: Record) -> PurchaseOrder:
+        return cls(**_source_fields(record))
+
+    @classmethod
     def from_row(cls, row: PurchaseOrderRow) -> PurchaseOrder:
-        return cls(**_source_fields(row))
+        """A PO a mutation wrote, seen as the record a read would return."""
+        return cls.from_record(reads.source_record(row))
 
     @strawberry.field(description="The order it belongs to; its currency and term are the order's.")
-    def order(self) -> Order:
-        return Order.from_row(self.row.order)
+    def order(self, info: Info) -> Order:
+        found = _related(info.context.loaders.order, self.record["order_id"], Order.from_record)
+        return cast("Order", found)
 
     @strawberry.field(description="The account it belongs to.")
     async def account(self, info: Info) -> Account:
-        return Account.from_row(_must(await info.context.loaders.account.load(self.row.account_id)))
+        return Account.from_record(_must(await info.context.loaders.account.load(self.record["account_id"])))
+
+
+def source_from_record(record: Record) -> Order | PurchaseOrder:
+    return PurchaseOrder.from_record(record) if record["kind"] == "PurchaseOrder" else Order.from_record(record)
 
 
 def source_from_row(row: OrderRow | PurchaseOrderRow) -> Order | PurchaseOrder:
+    """A source a mutation wrote, seen as the record a read would return."""
     return PurchaseOrder.from_row(row) if isinstance(row, PurchaseOrderRow) else Order.from_row(row)
 
 
@@ -424,16 +451,9 @@ def _node_fields(info: Info) -> set[str]:
     return names
 
 
-async def _campaign_page(info: Info, page: Page[CampaignRow]) -> Connection[Campaign]:
-    wanted = _node_fields(info)
-    await campaigns.prefetch(
-        info.context,
-        page.items,
-        audiences="audience" in wanted,
-        sources="budgetSource" in wanted,
-        orders=bool(wanted & {"order", "currency"}),
-    )
-    return Connection.of(page, Campaign.from_row)
+async def _campaign_page(info: Info, page: Page[Record]) -> Connection[Campaign]:
+    await campaigns.prefetch(info.context, page.items, _node_fields(info))
+    return Connection.of(page, Campaign.from_record)
 
 
 def _must(value: Any) -> Any:
@@ -448,15 +468,19 @@ class Audience(Node):
     name: str = strawberry.field(description="Its name, unique in the account.")
 
     @classmethod
+    def from_record(cls, record: Record) -> Audience:
+        return cls(id=strawberry.ID(ids.encode("Audience", record["id"])), name=record["name"])
+
+    @classmethod
     def from_row(cls, row: AudienceRow) -> Audience:
-        return cls(id=strawberry.ID(ids.encode("Audience", row.id)), name=row.name)
+        return cls.from_record(reads.record_of(row))
 
 
 @strawberry.type(
     description="An advertising campaign: a draft built in the wizard, then published, paused, ended and settled."
 )
 class Campaign(Node):
-    row: strawberry.Private[CampaignRow]
+    record: strawberry.Private[Record]
     name: str = strawberry.field(description="Its name; the one field that stays editable once ENDED (R12).")
     status: CampaignStatus = strawberry.field(description="DRAFT, PUBLISHED (live), PAUSED or ENDED.")
     step: CampaignStep = strawberry.field(description="A published campaign reports REVIEW.")
@@ -486,67 +510,72 @@ class Campaign(Node):
     settled_at: datetime | None = strawberry.field(description="When its spend became final and the rest returned.")
 
     @classmethod
-    def from_row(cls, row: CampaignRow) -> Campaign:
+    def from_record(cls, c: Record) -> Campaign:
         return cls(
-            id=strawberry.ID(ids.encode("Campaign", row.id)),
-            row=row,
-            name=row.name,
-            status=CampaignStatus(row.status),
-            step=CampaignStep(row.step),
-            budget=row.budget,
-            start_date=row.start_date,
-            end_date=row.end_date,
-            locked_fields=[CampaignField(f) for f in campaigns.locked_fields(row)],
-            version=row.version,
-            published_at=row.published_at,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            spent_amount=row.spent_amount,
-            remaining_amount=campaigns.remaining_of(row.budget, row.spent_amount),
-            released_amount=row.released_amount,
-            paused_at=row.paused_at,
-            ended_at=row.ended_at,
-            end_reason=CampaignEndReason(row.end_reason) if row.end_reason else None,
-            settled_at=row.settled_at,
+            id=strawberry.ID(ids.encode("Campaign", c["id"])),
+            record=c,
+            name=c["name"],
+            status=CampaignStatus(c["status"]),
+            step=CampaignStep(c["step"]),
+            budget=c["budget"],
+            start_date=c["start_date"],
+            end_date=c["end_date"],
+            locked_fields=[CampaignField(f) for f in campaigns.locked_fields(c["status"])],
+            version=c["version"],
+            published_at=c["published_at"],
+            created_at=c["created_at"],
+            updated_at=c["updated_at"],
+            spent_amount=c["spent_amount"],
+            remaining_amount=campaigns.remaining(c["budget"], c["spent_amount"]),
+            released_amount=c["released_amount"],
+            paused_at=c["paused_at"],
+            ended_at=c["ended_at"],
+            end_reason=CampaignEndReason(c["end_reason"]) if c["end_reason"] else None,
+            settled_at=c["settled_at"],
         )
+
+    @classmethod
+    def from_row(cls, row: CampaignRow) -> Campaign:
+        """A campaign a mutation wrote, seen as the record a read would return."""
+        return cls.from_record(reads.record_of(row))
 
     @strawberry.field(description="Daily spend records, newest day first; first is at most 100.")
     async def spend(self, info: Info, first: PageSize = 31, after: After = None) -> SpendConnection:
-        page = await spend.days_of_campaign(info.context, self.row.id, _first(first, 31), after)
+        page = await spend.days_of_campaign(info.context, self.record["id"], _first(first, 31), after)
         return SpendConnection.of(page, SpendRecord.from_row)
 
     # These return the object at once when a list field prefetched it (campaigns.prefetch),
     # else an awaitable that loads it: graphql-core awaits whatever is awaitable.
     @strawberry.field(description="The audience chosen in step 1; null until chosen.")
     def audience(self, info: Info) -> Audience | None:
-        loaders = info.context.loaders
-        return cast("Audience | None", _related(loaders.audience, self.row.audience_id, Audience.from_row))
+        found = _related(info.context.loaders.audience, self.record["audience_id"], Audience.from_record)
+        return cast("Audience | None", found)
 
     @strawberry.field(description="The budget source's currency, once one is assigned.")
     def currency(self, info: Info) -> str | None:
-        return cast("str | None", _related(info.context.loaders.order, self.row.order_id, lambda o: o.currency))
+        found = _related(info.context.loaders.order, self.record["order_id"], lambda o: o["currency"])
+        return cast("str | None", found)
 
     @strawberry.field(description="The Order or PurchaseOrder it draws on (R4); null until assigned.")
     def budget_source(self, info: Info) -> BudgetSource | None:
-        loaders = info.context.loaders
-        if self.row.purchase_order_id is not None:
-            po = _related(loaders.purchase_order, self.row.purchase_order_id, PurchaseOrder.from_row)
-            return cast("BudgetSource | None", po)
-        return cast("BudgetSource | None", _related(loaders.order, self.row.order_id, Order.from_row))
+        key = campaigns.source_key(self.record)
+        if key is None:
+            return None
+        return cast("BudgetSource | None", _related(info.context.loaders.source(key[0]), key[1], source_from_record))
 
     @strawberry.field(description="The order behind the source: the source itself, or the PO's order.")
     def order(self, info: Info) -> Order | None:
-        return cast("Order | None", _related(info.context.loaders.order, self.row.order_id, Order.from_row))
+        return cast("Order | None", _related(info.context.loaders.order, self.record["order_id"], Order.from_record))
 
     @strawberry.field(description="Null when the source is an order.")
     def purchase_order(self, info: Info) -> PurchaseOrder | None:
         loaders = info.context.loaders
-        po = _related(loaders.purchase_order, self.row.purchase_order_id, PurchaseOrder.from_row)
-        return cast("PurchaseOrder | None", po)
+        found = _related(loaders.purchase_order, self.record["purchase_order_id"], PurchaseOrder.from_record)
+        return cast("PurchaseOrder | None", found)
 
     @strawberry.field(description="The account it belongs to.")
     async def account(self, info: Info) -> Account:
-        return Account.from_row(_must(await info.context.loaders.account.load(self.row.account_id)))
+        return Account.from_record(_must(await info.context.loaders.account.load(self.record["account_id"])))
 
 
 @strawberry.type(description="One entry of the append-only allocation ledger (R10).")
@@ -577,7 +606,7 @@ class Allocation(Node):
 
     @strawberry.field(description="The campaign whose allocation changed.")
     async def campaign(self, info: Info) -> Campaign:
-        return Campaign.from_row(_must(await info.context.loaders.campaign.load(self.row.campaign_id)))
+        return Campaign.from_record(_must(await info.context.loaders.campaign.load(self.row.campaign_id)))
 
 
 @strawberry.type(description="A budget alert (R15, R16): raised in the transaction that caused it.")
@@ -610,13 +639,15 @@ class BudgetAlert(Node):
 
     @strawberry.field(description="The source it is about (for a PO's change that crossed on its order: the order).")
     async def budget_source(self, info: Info) -> BudgetSource:
-        return source_from_row(
+        return source_from_record(
             _must(await budget_sources.load(info.context, self.row.order_id, self.row.purchase_order_id))
         )
 
     @strawberry.field(description="The campaign whose change raised it; null for EXPIRING_UNUSED_BUDGET.")
     def campaign(self, info: Info) -> Campaign | None:
-        return _related(info.context.loaders.campaign, self.row.campaign_id, Campaign.from_row)  # type: ignore[return-value]
+        return cast(
+            "Campaign | None", _related(info.context.loaders.campaign, self.row.campaign_id, Campaign.from_record)
+        )
 
     @strawberry.field(description="What happened, in a sentence naming the source.")
     async def message(self, info: Info) -> str:
@@ -681,7 +712,7 @@ class BudgetChangeRequest(Node):
 
     @strawberry.field(description="The Order or PurchaseOrder it is about.")
     async def budget_source(self, info: Info) -> BudgetSource:
-        return source_from_row(
+        return source_from_record(
             _must(await budget_sources.load(info.context, self.row.order_id, self.row.purchase_order_id))
         )
 
@@ -749,7 +780,7 @@ class SpendRecord(Node):
 
     @strawberry.field(description="The campaign that spent it.")
     async def campaign(self, info: Info) -> Campaign:
-        return Campaign.from_row(_must(await info.context.loaders.campaign.load(self.row.campaign_id)))
+        return Campaign.from_record(_must(await info.context.loaders.campaign.load(self.row.campaign_id)))
 
 
 @strawberry.type(name="SpendEdge", description="One day of a SpendConnection page, with its cursor.")
@@ -791,8 +822,8 @@ class ApiKey(Node):
     async def account(self, info: Info) -> Account | None:
         if self.row.account_id is None:
             return None
-        row = await info.context.loaders.account.load(self.row.account_id)
-        return Account.from_row(row) if row else None
+        found = await info.context.loaders.account.load(self.row.account_id)
+        return Account.from_record(found) if found else None
 
 
 @strawberry.type(description="Who is asking: the API key of this request.")
@@ -802,8 +833,8 @@ class Viewer:
 
     @strawberry.field(description="Null for the account team and DELIVERY keys.")
     async def account(self, info: Info) -> Account | None:
-        row = await accounts.viewer_account(info.context)
-        return Account.from_row(row) if row else None
+        found = await accounts.viewer_account(info.context)
+        return Account.from_record(found) if found else None
 
 
 @strawberry.type(description="What deleteCampaignDraft deleted.")

@@ -80,7 +80,7 @@ async def test_reads_and_loaders_inside_a_transaction_use_it_instead_of_waiting_
                 counted = await same.scalar(text("SELECT count(*) FROM accounts"))
             async with ctx.driver() as driver:
                 named = await driver.fetchval("SELECT name FROM accounts WHERE id = $1", pk)
-            return loaded.name if loaded else None, counted, named
+            return loaded["name"] if loaded else None, counted, named
 
         assert await asyncio.wait_for(ctx.transact(work), 10) == ("inside", 1, "inside")
         async with ctx.use_session() as after:  # and the lock is free again afterwards
