@@ -152,6 +152,26 @@ class Api:
         audience = await self.create_audience(account, "Hikers", manager)
         return World(self, account, order, po, manager, viewer, audience)
 
+    async def varied_worlds(self) -> tuple[World, World]:
+        """Two accounts with something of every status: a PO account (a published campaign, an
+        ended one, one at review, a draft without audience; an expired order with its PO, a
+        cancelled PO) and an order account with a published campaign."""
+        world = await self.world(order_amount="50000.00", po_amount="20000.00")
+        await world.published("1250.50")
+        ended = await world.published("10.00")
+        await self.mutate("endCampaign", {"campaignId": ended}, select="... on Campaign { id }")
+        await world.at_review("300.00", name="Planned")
+        await world.draft("Idea", with_audience=False)
+        expired = await self.create_order(
+            world.account, "Q-OLD", "10.00", start=TODAY - timedelta(90), end=TODAY - timedelta(1)
+        )
+        await self.create_po(expired, "PO-OLD", "10.00")
+        cancelled = await self.create_po(world.order, "PO-GONE", "100.00")
+        await self.mutate("cancelBudgetSource", {"budgetSourceId": cancelled}, select="... on PurchaseOrder { id }")
+        orders = await self.world(requires_po=False, name="Contoso")
+        await orders.published("99.99")
+        return world, orders
+
 
 @dataclass
 class World:

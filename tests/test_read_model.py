@@ -5,7 +5,6 @@ status in it, so the two can never drift: a mutation's answer is the answer a re
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -15,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from db import reads
 from db.models import AccountRow, AudienceRow, CampaignRow, OrderRow, PurchaseOrderRow
 from db.session import async_url
-from tests.helpers import TODAY, Api
+from tests.helpers import Api
 
 
 async def every_row(database_url: str) -> dict[type, list[Any]]:
@@ -31,19 +30,7 @@ async def every_row(database_url: str) -> dict[type, list[Any]]:
 
 
 async def test_a_written_row_is_the_record_a_read_returns(api: Api, db: asyncpg.Connection, database_url: str) -> None:
-    world = await api.world(order_amount="50000.00", po_amount="20000.00")
-    published = await world.published("1250.50")
-    await world.at_review("300.00", name="Planned")
-    await world.draft("Idea", with_audience=False)
-    await api.mutate("endCampaign", {"campaignId": published}, select="... on Campaign { id }")
-    expired = await api.create_order(
-        world.account, "Q-OLD", "10.00", start=TODAY - timedelta(90), end=TODAY - timedelta(1)
-    )
-    await api.create_po(expired, "PO-OLD", "10.00")
-    cancelled = await api.create_po(world.order, "PO-GONE", "100.00")
-    await api.mutate("cancelBudgetSource", {"budgetSourceId": cancelled}, select="... on PurchaseOrder { id }")
-    orders = await api.world(requires_po=False, name="Contoso")
-    await orders.published("99.99")
+    await api.varied_worlds()
 
     rows = await every_row(database_url)
     plain = {
