@@ -262,6 +262,9 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             log.warning("database unavailable (request %s): %s", request_id, type(exc).__name__)
             return json_error(request, 503, "the database is unavailable; retry shortly", "SERVICE_UNAVAILABLE")
         finally:
+            context = getattr(request.state, "context", None)
+            if context is not None:
+                await context.end()
             await _close(session)
 
     async def _execute(

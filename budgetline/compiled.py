@@ -25,11 +25,10 @@ byte-identical responses.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     DocumentNode,
@@ -65,7 +64,7 @@ from db.reads import Record
 from resolvers import accounts, budget_sources, campaigns, ids
 from resolvers.context import Context
 from resolvers.errors import UserError
-from schema.types import Account, Campaign, Connection, source_from_record
+from schema.types import Account, Campaign, Connection, FromRecord, Values, source_from_record
 
 
 class Fallback(Exception):  # a signal, not a failure
@@ -85,6 +84,10 @@ class Run:
     account: Record | None = None  # the account of `account(id:)`, for BudgetSource.selectable
     sources_of_account: list[Record] = field(default_factory=list)
     totals: dict[int, int] = field(default_factory=dict)  # id(connection) -> its totalCount
+    info: Any = None  # what the resolvers read of `info` (_Info)
+
+    def __post_init__(self) -> None:
+        self.info = _Info(self.ctx)
 
 
 Field = Callable[[Any, Run], Any]  # (parent object, run) -> the JSON value of the field
@@ -112,7 +115,7 @@ def _now(result: Any) -> Any:
     """A resolver's value, if it has it now. The resolvers of schema/types.py return the object
     itself when the loaders hold it (read ahead for the whole list) and an awaitable that would
     read it otherwise: that awaitable is closed unstarted and the general path answers."""
-    if not inspect.isawaitable(result):
+    if not hasattr(type(result), "__await__"):  # what inspect.isawaitable asks, without its ABC checks
         return result
     close = getattr(result, "close", None)
     if close is not None:
@@ -245,6 +248,8 @@ class Compiler:
     def object(self, type_: GraphQLObjectType, nodes: list[FieldNode]) -> Fields:
         """The fields of an object type, each from the Strawberry object of its parent."""
         strawberry_fields = self.definition(type_.name)
+        origin = self.origin(type_.name)
+        values = origin.VALUES if issubclass(origin, FromRecord) else {}
         fields: Fields = []
         for key, group in self.collect(type_, nodes).items():
             name = group[0].name.value
@@ -260,12 +265,30 @@ class Compiler:
             if found is None:
                 raise Unsupported
             self.uses_selectable |= name == "selectable"  # judged against the account read with it
-            fields.append((key, self.field(found, definition, group)))
+            fields.append((key, self.field(found, definition, group, values)))
         return fields
 
-    def field(self, found: StrawberryField, definition: GraphQLField, group: list[FieldNode]) -> Field:
+    def origin(self, type_name: str) -> type:
+        found = self.strawberry_schema.get_type_by_name(type_name)
+        if not isinstance(found, StrawberryObjectDefinition):
+            raise Unsupported
+        return found.origin
+
+    def field(self, found: StrawberryField, definition: GraphQLField, group: list[FieldNode], values: Values) -> Field:
         complete = self.value(definition.type, group)
         resolver = found.base_resolver
+        if resolver is None and found.python_name in values:
+            # A field of a type built from a record: its value function (FromRecord.VALUES),
+            # called as the attribute read would call it, without the attribute machinery.
+            value_of = values[found.python_name]
+            if _is_text(definition.type):
+
+                def text(parent: Any, run: Run) -> Any:
+                    value = value_of(parent.record)
+                    return value if type(value) is str else complete(value, run)
+
+                return text
+            return lambda parent, run: complete(value_of(parent.record), run)
         if resolver is None:
             attribute = found.python_name
             if is_leaf_type(_named(definition.type)):
@@ -274,16 +297,18 @@ class Compiler:
         if resolver.is_async:
             raise Unsupported  # it would read the database as it goes: the general path's way
         info = resolver.info_parameter.name if resolver.info_parameter else None
-        names = {
-            self.strawberry_schema.config.name_converter.get_graphql_name(a): a.python_name for a in resolver.arguments
-        }
+        converter = self.strawberry_schema.config.name_converter
+        names = {converter.get_graphql_name(a): a.python_name for a in resolver.arguments}
         node = group[0]
-        call = resolver  # StrawberryResolver.__call__: the decorated function itself
+        call = cast(Callable[..., Any], resolver.wrapped_func)  # the decorated function (what StrawberryResolver calls)
 
         def resolve(parent: Any, run: Run) -> Any:
-            kwargs = {names[k]: v for k, v in get_argument_values(definition, node, run.variables).items()}
+            if names:
+                kwargs = {names[k]: v for k, v in get_argument_values(definition, node, run.variables).items()}
+            else:
+                kwargs = {}
             if info is not None:
-                kwargs[info] = _Info(run.ctx)
+                kwargs[info] = run.info
             try:
                 value = _now(call(parent, **kwargs))
             except Fallback:
@@ -410,7 +435,9 @@ def _account(compiler: Compiler, definition: GraphQLField, nodes: list[FieldNode
     return resolve
 
 
-def root_fields(compiler: Compiler, operation: Any) -> list[tuple[str, list[FieldNode], Callable[[Run], Awaitable[Any]]]]:
+def root_fields(
+    compiler: Compiler, operation: Any
+) -> list[tuple[str, list[FieldNode], Callable[[Run], Awaitable[Any]]]]:
     """The operation's root fields, compiled; Unsupported if any is not `account` or __typename."""
     query = compiler.schema.query_type
     assert query is not None
@@ -459,9 +486,13 @@ def _leaf(type_: Any) -> Convert:
     return lambda value, _run: serialize(value)
 
 
+def _is_text(type_: GraphQLOutputType) -> bool:
+    return isinstance(type_, GraphQLNonNull) and type_.of_type in (GraphQLString, GraphQLID)
+
+
 def _attribute_leaf(attribute: str, type_: GraphQLOutputType, complete: Convert) -> Field:
     """A scalar attribute: `complete` inlined for the common case (a non-null string)."""
-    if isinstance(type_, GraphQLNonNull) and type_.of_type in (GraphQLString, GraphQLID):
+    if _is_text(type_):
 
         def text(parent: Any, run: Run) -> Any:
             value = getattr(parent, attribute)

@@ -30,8 +30,7 @@ def is_own(ctx: Context, pk: int) -> bool:
 
 async def get_visible_with_sources(ctx: Context, pk: int) -> tuple[Record | None, list[Record]]:
     """get_visible and every source of the account (POs and orders), in one statement."""
-    async with ctx.driver() as conn:
-        account, sources = await reads.account_with_sources(conn, pk)
+    account, sources = await ctx.read(lambda conn: reads.account_with_sources(conn, pk))
     if _visible(ctx, account) is None:
         return None, []
     assert account is not None
@@ -48,8 +47,7 @@ async def viewer_account(ctx: Context) -> Record | None:
 async def list_all(ctx: Context) -> list[Record]:
     """Accounts the principal can see: its own, or all of them for the account team and DELIVERY."""
     own = ctx.principal.account_id
-    async with ctx.driver() as conn:
-        found = await reads.accounts(conn, [own] if own is not None else None)
+    found = await ctx.read(lambda conn: reads.accounts(conn, [own] if own is not None else None))
     ctx.loaders.prime(ctx.loaders.account, found)
     return found
 

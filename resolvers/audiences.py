@@ -16,8 +16,7 @@ from resolvers.errors import InvalidInput
 
 
 async def list_for_account(ctx: Context, account_id: int) -> list[Record]:
-    async with ctx.driver() as conn:
-        found = await reads.audiences_of_account(conn, account_id, MAX_PER_ACCOUNT)
+    found = await ctx.read(lambda conn: reads.audiences_of_account(conn, account_id, MAX_PER_ACCOUNT))
     ctx.loaders.prime(ctx.loaders.audience, found)
     return found
 

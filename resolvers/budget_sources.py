@@ -205,8 +205,7 @@ def kind_of_account(account: Record) -> str:
 
 async def list_for_account(ctx: Context, account: Record, *, include_inactive: bool) -> list[Record]:
     """Account.budgetSources: the drop-down (`dropdown`) over the account's sources of its kind."""
-    async with ctx.driver() as conn:
-        sources = await reads.sources_of_account(conn, account["id"], kind_of_account(account))
+    sources = await ctx.read(lambda conn: reads.sources_of_account(conn, account["id"], kind_of_account(account)))
     return _listed(ctx, dropdown(sources, account["requires_purchase_order"], include_inactive=include_inactive))
 
 
@@ -218,18 +217,15 @@ def _listed(ctx: Context, records: list[Record]) -> list[Record]:
 
 
 async def orders_of_account(ctx: Context, account_id: int) -> list[Record]:
-    async with ctx.driver() as conn:
-        return _listed(ctx, await reads.sources_of_account(conn, account_id, "Order"))
+    return _listed(ctx, await ctx.read(lambda conn: reads.sources_of_account(conn, account_id, "Order")))
 
 
 async def purchase_orders_of_account(ctx: Context, account_id: int) -> list[Record]:
-    async with ctx.driver() as conn:
-        return _listed(ctx, await reads.sources_of_account(conn, account_id, "PurchaseOrder"))
+    return _listed(ctx, await ctx.read(lambda conn: reads.sources_of_account(conn, account_id, "PurchaseOrder")))
 
 
 async def purchase_orders_of_order(ctx: Context, order_id: int) -> list[Record]:
-    async with ctx.driver() as conn:
-        return _listed(ctx, await reads.purchase_orders_of_order(conn, order_id))
+    return _listed(ctx, await ctx.read(lambda conn: reads.purchase_orders_of_order(conn, order_id)))
 
 
 async def load(ctx: Context, order_id: int, purchase_order_id: int | None) -> Record | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -624,8 +625,8 @@ RELATED = {
 
 
 async def prefetch(ctx: Context, records: list[Record], fields: set[str]) -> None:
-    """Load what the page's items will ask for (`fields`: the Campaign fields selected) in one
-    batch per kind of record, before they ask.
+    """Read what the page's items will ask for (`fields`: the Campaign fields selected) in one
+    statement per kind of record, before they ask, into the request's loaders.
 
     The items then find their records in the loaders' caches and resolve without awaiting,
     which is most of the cost of a nested object in a list (see docs/benchmarks.md).
@@ -645,17 +646,14 @@ async def prefetch(ctx: Context, records: list[Record], fields: set[str]) -> Non
         if "audience" in wanted and c["audience_id"] is not None:
             audience_ids.add(c["audience_id"])
     loaders = ctx.loaders
-    loads = [
-        loader.load_many(sorted(keys))
-        for loader, keys in (
-            (loaders.audience, audience_ids),
-            (loaders.purchase_order, purchase_order_ids),
-            (loaders.order, order_ids),
-        )
-        if keys
-    ]
-    for load in loads:
-        await load
+    for loader, read, keys in (
+        (loaders.audience, reads.audiences, audience_ids),
+        (loaders.purchase_order, reads.purchase_orders, purchase_order_ids),
+        (loaders.order, reads.orders, order_ids),
+    ):
+        missing = sorted(k for k in keys if loader.cache_map.get(k) is None)
+        if missing:
+            loaders.prime(loader, await ctx.read(partial(read, ids=missing)))
 
 
 async def page(
@@ -664,14 +662,10 @@ async def page(
     """A page of campaigns, newest first, whose `owner` (db/reads.CAMPAIGN_OWNERS) is `owner_id`."""
 
     async def fetch(before: int | None, limit: int) -> list[Record]:
-        async with ctx.driver() as conn:
-            found = await reads.campaign_page(conn, owner, owner_id, status, before, limit)
-        ctx.loaders.prime(ctx.loaders.campaign, found)
-        return found
+        return await ctx.read(lambda conn: reads.campaign_page(conn, owner, owner_id, status, before, limit))
 
     async def count() -> int:
-        async with ctx.driver() as conn:
-            return await reads.campaign_count(conn, owner, owner_id, status)
+        return await ctx.read(lambda conn: reads.campaign_count(conn, owner, owner_id, status))
 
     return await paginate_with(fetch, count, first, after, pk=lambda row: int(row["id"]))
 

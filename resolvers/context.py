@@ -37,6 +37,10 @@ MAX_ATTEMPTS = 5
 _TRANSACTING: ContextVar[Context | None] = ContextVar("budgetline_transacting", default=None)
 
 
+class RequestOver(RuntimeError):
+    """A read was asked for after its request had ended."""
+
+
 @dataclass(frozen=True)
 class Principal:
     """The authenticated API key."""
@@ -79,9 +83,13 @@ class Context:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
     # (SQLAlchemy connection, asyncpg connection) of the session, once driver() has asked for it.
     _driver: tuple[Any, Any] | None = field(default=None, init=False)
+    # Reads sent and not yet answered (read()); end() waits for them.
+    _reads: set[asyncio.Task[Any]] = field(default_factory=set, init=False)
+    # Set when the request is over and its connection goes back to the pool (end()).
+    _ended: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.driver)
+        self.loaders = Loaders(self.read)
 
     @asynccontextmanager
     async def use_session(self) -> AsyncIterator[AsyncSession]:
@@ -103,18 +111,46 @@ class Context:
                 yield driver
             return
         async with self._lock:
+            if self._ended:
+                raise RequestOver("this request is over: its connection is no longer its own")
             if self._driver is None:
                 self._driver = await driver_of(self.session)
             connection, driver = self._driver
             async with guarded(connection):
                 yield driver
 
+    async def read(self, query: Callable[[Any], Awaitable[T]]) -> T:
+        """`query(asyncpg connection)` on the request's connection (db/reads.py).
+
+        Once sent, a read runs to its end even if its caller is cancelled (graphql-core cancels
+        a field's siblings when one fails): cut short, it would leave the connection mid-protocol
+        and lose it. end() waits for such reads before the connection goes back to the pool."""
+
+        async def run() -> T:
+            async with self.driver() as conn:
+                return await query(conn)
+
+        task = asyncio.ensure_future(run())
+        self._reads.add(task)
+        task.add_done_callback(self._reads.discard)
+        return await asyncio.shield(task)
+
+    async def end(self) -> None:
+        """The request is over: let its reads finish, then nothing more may use its connection
+        (a DataLoader batch nobody awaits any more gets RequestOver)."""
+        self._ended = True
+        if self._reads:
+            await asyncio.gather(*self._reads, return_exceptions=True)
+        self._driver = None
+
     async def release(self) -> None:
         """Give the connection back and forget what was read: a subscription between two events
         holds no connection, and its next event reads afresh."""
+        if self._reads:
+            await asyncio.gather(*self._reads, return_exceptions=True)
         async with self._lock:
             await self.session.close()
-            self.loaders = Loaders(self.driver)
+            self.loaders = Loaders(self.read)
             self._driver = None
 
     async def transact(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -159,7 +195,7 @@ class Context:
                 # Triggers moved totals behind the ORM's back and loaders cached rows:
                 # everything read before this write is stale now.
                 self.session.expunge_all()
-                self.loaders = Loaders(self.driver)
+                self.loaders = Loaders(self.read)
                 self._driver = None  # the transaction gave its connection back
             return result
         raise AssertionError("unreachable")

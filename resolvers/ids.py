@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 
 from resolvers.errors import InvalidInput
 
@@ -22,6 +23,7 @@ NODE_TYPES = (
 )
 
 
+@functools.lru_cache(maxsize=16384)  # a page builds the same few IDs over and over
 def encode(type_name: str, pk: int) -> str:
     return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
 

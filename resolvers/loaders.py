@@ -4,7 +4,6 @@ record, however many fields ask."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from strawberry.dataloader import DataLoader
@@ -12,13 +11,14 @@ from strawberry.dataloader import DataLoader
 from db import reads
 from db.reads import Record
 
-Driver = Callable[[], AbstractAsyncContextManager[Any]]
+# Context.read: a query run on the request's connection.
+Reader = Callable[[Callable[[Any], Awaitable[list[Record]]]], Awaitable[list[Record]]]
 Read = Callable[[Any, Sequence[int]], Awaitable[list[Record]]]
 
 
 class Loaders:
-    def __init__(self, driver: Driver) -> None:
-        self._driver = driver
+    def __init__(self, read: Reader) -> None:
+        self._read = read
         self.account = self._by_id(reads.accounts)
         self.order = self._by_id(reads.orders)
         self.purchase_order = self._by_id(reads.purchase_orders)
@@ -27,8 +27,7 @@ class Loaders:
 
     def _by_id(self, read: Read) -> DataLoader[int, Record | None]:
         async def load(ids: list[int]) -> Sequence[Record | None]:
-            async with self._driver() as conn:
-                found = {record["id"]: record for record in await read(conn, ids)}
+            found = {record["id"]: record for record in await self._read(lambda conn: read(conn, ids))}
             return [found.get(i) for i in ids]
 
         return DataLoader(load_fn=load)

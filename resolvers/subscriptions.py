@@ -127,8 +127,9 @@ async def _current(ctx: Context, account_id: int, type_names: frozenset[str], se
     while True:
         batch: list[Any]
         if type_names == CAMPAIGNS:
-            async with ctx.driver() as conn:
-                batch = await reads.campaigns_of_account_after(conn, account_id, after, RESYNC_BATCH)
+            batch = await ctx.read(
+                partial(reads.campaigns_of_account_after, account_id=account_id, after=after, limit=RESYNC_BATCH)
+            )
             after = batch[-1]["id"] if batch else after
         else:
             stmt = select(BudgetAlertRow).where(BudgetAlertRow.account_id == account_id, BudgetAlertRow.id > after)

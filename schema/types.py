@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Generic, Self, TypeVar, cast
+from operator import itemgetter
+from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar, cast
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -73,6 +74,37 @@ class Node:
     id: strawberry.ID = strawberry.field(description=NODE_ID)
 
 
+Values = Mapping[str, Callable[[Record], Any]]
+
+
+class FromRecord:
+    """A type built from a record of the read model (db/reads.py), by both executors.
+
+    `VALUES` maps each stored field (by its Python name) to its value in a record: the one place
+    where columns become GraphQL fields. A field is computed the first time it is read (graphql-
+    core and budgetline/compiled.py both read it as an attribute), so a query pays only for the
+    fields it asks for."""
+
+    VALUES: ClassVar[Values] = {}
+
+    @classmethod
+    def from_record(cls, record: Record) -> Self:
+        built = cls.__new__(cls)
+        built.__dict__["record"] = record
+        return built
+
+    def __getattr__(self, name: str) -> Any:
+        value_of = type(self).VALUES.get(name)
+        if value_of is None:
+            raise AttributeError(name)
+        value = self.__dict__[name] = value_of(self.__dict__["record"])
+        return value
+
+
+def _id(type_name: str) -> Callable[[Record], strawberry.ID]:
+    return lambda r: strawberry.ID(ids.encode(type_name, r["id"]))
+
+
 def _first(first: int | None, default: int) -> int:
     return default if first is None else first
 
@@ -127,21 +159,18 @@ class Connection(Generic[NodeT]):
 
 
 @strawberry.type(description="A customer company (the tenant): its budget sources, audiences and campaigns.")
-class Account(Node):
+class Account(Node, FromRecord):
     record: strawberry.Private[Record]
     name: str = strawberry.field(description="The company's name.")
     requires_purchase_order: bool = strawberry.field(
         description="True: its campaigns draw on purchase orders; false: on orders (R4)."
     )
 
-    @classmethod
-    def from_record(cls, record: Record) -> Account:
-        return cls(
-            id=strawberry.ID(ids.encode("Account", record["id"])),
-            record=record,
-            name=record["name"],
-            requires_purchase_order=record["requires_purchase_order"],
-        )
+    VALUES = {
+        "id": _id("Account"),
+        "name": itemgetter("name"),
+        "requires_purchase_order": itemgetter("requires_purchase_order"),
+    }
 
     @classmethod
     def from_row(cls, row: AccountRow) -> Account:
@@ -335,37 +364,32 @@ class BudgetSource:
         return [BudgetChangeRequest.from_row(r) for r in rows]
 
 
-def _source_fields(s: Record) -> dict[str, Any]:
-    """A budget source's fields from its record (db/reads.py), a PO's and an order's alike."""
-    return {
-        "id": strawberry.ID(ids.encode(s["kind"], s["id"])),
-        "record": s,
-        "order_number": s["order_number"],
-        "purchase_order_number": s["po_number"],
-        "display_name": budget_sources.display_name(s),
-        "amount": s["amount"],
-        "currency": s["currency"],
-        "allocated_amount": s["allocated_amount"],
-        "unallocated_amount": budget_sources.unallocated(s),
-        "draft_amount": s["draft_amount"],
-        "spent_amount": s["spent_amount"],
-        "pending_release_amount": s["pending_release_amount"],
-        "start_date": s["start_date"],
-        "end_date": s["end_date"],
-        "status": BudgetSourceStatus(budget_sources.status(s)),
-        "allocated_percent": budget_sources.percent_of(s["allocated_amount"], s["amount"]),
-        "spent_percent": budget_sources.percent_of(s["spent_amount"], s["amount"]),
-        "days_left": budget_sources.days_left(s),
-    }
+SOURCE_VALUES: Values = {
+    "id": lambda s: strawberry.ID(budget_sources.global_id(s)),
+    "order_number": itemgetter("order_number"),
+    "purchase_order_number": itemgetter("po_number"),
+    "display_name": budget_sources.display_name,
+    "amount": itemgetter("amount"),
+    "currency": itemgetter("currency"),
+    "allocated_amount": itemgetter("allocated_amount"),
+    "unallocated_amount": budget_sources.unallocated,
+    "draft_amount": itemgetter("draft_amount"),
+    "spent_amount": itemgetter("spent_amount"),
+    "pending_release_amount": itemgetter("pending_release_amount"),
+    "start_date": itemgetter("start_date"),
+    "end_date": itemgetter("end_date"),
+    "status": lambda s: BudgetSourceStatus(budget_sources.status(s)),
+    "allocated_percent": lambda s: budget_sources.percent_of(s["allocated_amount"], s["amount"]),
+    "spent_percent": lambda s: budget_sources.percent_of(s["spent_amount"], s["amount"]),
+    "days_left": budget_sources.days_left,
+}
 
 
 @strawberry.type(
     description="A signed order: total, currency and term of the agreement; the budget source of accounts without POs."
 )
-class Order(Node, BudgetSource):
-    @classmethod
-    def from_record(cls, record: Record) -> Order:
-        return cls(**_source_fields(record))
+class Order(Node, BudgetSource, FromRecord):
+    VALUES = SOURCE_VALUES
 
     @classmethod
     def from_row(cls, row: OrderRow) -> Order:
@@ -386,10 +410,8 @@ class Order(Node, BudgetSource):
     description="A customer's purchase order under one order, with its own amount; the budget source of accounts "
     "that require POs."
 )
-class PurchaseOrder(Node, BudgetSource):
-    @classmethod
-    def from_record(cls, record: Record) -> PurchaseOrder:
-        return cls(**_source_fields(record))
+class PurchaseOrder(Node, BudgetSource, FromRecord):
+    VALUES = SOURCE_VALUES
 
     @classmethod
     def from_row(cls, row: PurchaseOrderRow) -> PurchaseOrder:
@@ -464,12 +486,11 @@ def _must(value: Any) -> Any:
 
 
 @strawberry.type(description="A target audience of an account's campaigns, chosen in wizard step 1.")
-class Audience(Node):
+class Audience(Node, FromRecord):
+    record: strawberry.Private[Record]
     name: str = strawberry.field(description="Its name, unique in the account.")
 
-    @classmethod
-    def from_record(cls, record: Record) -> Audience:
-        return cls(id=strawberry.ID(ids.encode("Audience", record["id"])), name=record["name"])
+    VALUES = {"id": _id("Audience"), "name": itemgetter("name")}
 
     @classmethod
     def from_row(cls, row: AudienceRow) -> Audience:
@@ -479,7 +500,7 @@ class Audience(Node):
 @strawberry.type(
     description="An advertising campaign: a draft built in the wizard, then published, paused, ended and settled."
 )
-class Campaign(Node):
+class Campaign(Node, FromRecord):
     record: strawberry.Private[Record]
     name: str = strawberry.field(description="Its name; the one field that stays editable once ENDED (R12).")
     status: CampaignStatus = strawberry.field(description="DRAFT, PUBLISHED (live), PAUSED or ENDED.")
@@ -509,30 +530,27 @@ class Campaign(Node):
     end_reason: CampaignEndReason | None = strawberry.field(description="Why it ended; null unless ENDED.")
     settled_at: datetime | None = strawberry.field(description="When its spend became final and the rest returned.")
 
-    @classmethod
-    def from_record(cls, c: Record) -> Campaign:
-        return cls(
-            id=strawberry.ID(ids.encode("Campaign", c["id"])),
-            record=c,
-            name=c["name"],
-            status=CampaignStatus(c["status"]),
-            step=CampaignStep(c["step"]),
-            budget=c["budget"],
-            start_date=c["start_date"],
-            end_date=c["end_date"],
-            locked_fields=[CampaignField(f) for f in campaigns.locked_fields(c["status"])],
-            version=c["version"],
-            published_at=c["published_at"],
-            created_at=c["created_at"],
-            updated_at=c["updated_at"],
-            spent_amount=c["spent_amount"],
-            remaining_amount=campaigns.remaining(c["budget"], c["spent_amount"]),
-            released_amount=c["released_amount"],
-            paused_at=c["paused_at"],
-            ended_at=c["ended_at"],
-            end_reason=CampaignEndReason(c["end_reason"]) if c["end_reason"] else None,
-            settled_at=c["settled_at"],
-        )
+    VALUES = {
+        "id": _id("Campaign"),
+        "name": itemgetter("name"),
+        "status": lambda c: CampaignStatus(c["status"]),
+        "step": lambda c: CampaignStep(c["step"]),
+        "budget": itemgetter("budget"),
+        "start_date": itemgetter("start_date"),
+        "end_date": itemgetter("end_date"),
+        "locked_fields": lambda c: [CampaignField(f) for f in campaigns.locked_fields(c["status"])],
+        "version": itemgetter("version"),
+        "published_at": itemgetter("published_at"),
+        "created_at": itemgetter("created_at"),
+        "updated_at": itemgetter("updated_at"),
+        "spent_amount": itemgetter("spent_amount"),
+        "remaining_amount": lambda c: campaigns.remaining(c["budget"], c["spent_amount"]),
+        "released_amount": itemgetter("released_amount"),
+        "paused_at": itemgetter("paused_at"),
+        "ended_at": itemgetter("ended_at"),
+        "end_reason": lambda c: CampaignEndReason(c["end_reason"]) if c["end_reason"] else None,
+        "settled_at": itemgetter("settled_at"),
+    }
 
     @classmethod
     def from_row(cls, row: CampaignRow) -> Campaign:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.session import session_factory
 from resolvers.context import MAX_ATTEMPTS, Context, Principal
+from tests.helpers import Api
 
 TEAM = Principal(api_key_id=0, name="test", role="ACCOUNT_TEAM", account_id=None)
 
@@ -85,3 +87,35 @@ async def test_reads_and_loaders_inside_a_transaction_use_it_instead_of_waiting_
         assert await asyncio.wait_for(ctx.transact(work), 10) == ("inside", 1, "inside")
         async with ctx.use_session() as after:  # and the lock is free again afterwards
             assert await after.scalar(text("SELECT count(*) FROM accounts")) == 1
+
+
+async def test_a_read_cut_short_by_a_failing_sibling_does_not_lose_the_connection(
+    app: Any, api: Api, client: httpx.AsyncClient
+) -> None:
+    """graphql-core cancels the siblings of a field whose error nulls their parent. A read those
+    siblings had sent runs to its end anyway (Context.read), and the request waits for it before
+    its connection goes back: cut short, it would leave the connection mid-protocol, and a later
+    request would get it closed (503)."""
+    world = await api.world()
+    for n in range(30):
+        await api.create_po(world.order, f"PO-{n}", "1.00")
+    failing = """query($id: ID!) { account(id: $id) { purchaseOrders { id displayName } audiences { name }
+      campaigns(first: 1000) { totalCount } } }"""
+    plain = "query($id: ID!) { account(id: $id) { purchaseOrders { id } } }"
+    headers = {"Authorization": f"Bearer {world.viewer}"}
+    await client.post("/graphql", json={"query": plain, "variables": {"id": world.account}}, headers=headers)
+    connects: list[int] = []
+    event.listen(app.state.engine.sync_engine, "connect", lambda *_: connects.append(1))
+    for _ in range(20):
+        answer = await client.post(
+            "/graphql", json={"query": failing, "variables": {"id": world.account}}, headers=headers
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["data"] == {"account": None}
+        assert answer.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        again = await client.post(
+            "/graphql", json={"query": plain, "variables": {"id": world.account}}, headers=headers
+        )
+        assert again.status_code == 200, again.text
+        assert len(again.json()["data"]["account"]["purchaseOrders"]) == 31
+    assert connects == []  # every request had the pooled connection back, intact
