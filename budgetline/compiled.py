@@ -5,7 +5,7 @@ same token limit, the specification's rules and the server's own). If the operat
 on `account(id:)` whose fields this module can run, it becomes a tree of small functions,
 cached by document. There is no second description of the read side here:
 
-- Values are the Strawberry objects of schema/types.py, built from the read model's records
+- Values are the Strawberry objects of schema/, built from the read model's records
   (db/reads.py) by the types' own `from_record`, exactly as the general path builds them.
 - A field that Strawberry stores as an attribute is read by its Python name, taken from the
   type's Strawberry definition (`Schema.get_type_by_name`), and serialized by the schema's own
@@ -64,7 +64,10 @@ from db.reads import Record
 from resolvers import accounts, budget_sources, campaigns, ids
 from resolvers.context import Context
 from resolvers.errors import UserError
-from schema.types import Account, Campaign, Connection, FromRecord, Values, source_from_record
+from schema.accounts import Account
+from schema.budget_sources import source_from_record
+from schema.campaigns import Campaign
+from schema.common import Connection, FromRecord, Values
 
 
 class Fallback(Exception):  # a signal, not a failure
@@ -96,7 +99,7 @@ Fields = list[tuple[str, Field]]
 
 
 class _Info:
-    """What the resolvers of schema/types.py read from `info`: the request's context. Strawberry
+    """What the resolvers of schema/ read from `info`: the request's context. Strawberry
     has no public way to call a field's resolver outside an execution, so the compiled path
     calls `StrawberryResolver` with this in place of `strawberry.Info`; a resolver that reads
     more of `info` fails here and the general path answers (the differential test would show it)."""
@@ -112,7 +115,7 @@ def _build(fields: Fields, value: Any, run: Run) -> dict[str, Any]:
 
 
 def _now(result: Any) -> Any:
-    """A resolver's value, if it has it now. The resolvers of schema/types.py return the object
+    """A resolver's value, if it has it now. The resolvers of schema/ return the object
     itself when the loaders hold it (read ahead for the whole list) and an awaitable that would
     read it otherwise: that awaitable is closed unstarted and the general path answers."""
     if not hasattr(type(result), "__await__"):  # what inspect.isawaitable asks, without its ABC checks

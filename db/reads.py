@@ -1,7 +1,7 @@
 """The read model: every read of an account, a budget source, an audience or a campaign is a
 plain-SQL record from here (asyncpg records on the request's own connection, no ORM entity),
 whichever executor answers the query. The GraphQL types are built from these records
-(schema/types.py, `from_record`) and the rules judge them (resolvers/), once.
+(schema/, `from_record`) and the rules judge them (resolvers/), once.
 
 A row a mutation has just written is an ORM entity; `record_of` and `source_record` show it as
 the same record, so that its payload is built and judged exactly as a read one would be

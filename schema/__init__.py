@@ -9,11 +9,14 @@ import strawberry
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
+from schema.api_keys import ApiKey
+from schema.audiences import Audience
+from schema.budget_sources import Order, PurchaseOrder
+from schema.campaigns import Campaign
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.scalars import SCALAR_MAP
 from schema.subscription import Subscription
-from schema.types import ApiKey, Audience, Campaign, Order, PurchaseOrder
 
 
 def build_schema(

@@ -10,6 +10,14 @@ import strawberry
 from resolvers import accounts, activity, alerts, api_keys, audiences, budget_sources, campaigns, change_requests, spend
 from resolvers.campaigns import CampaignChanges
 from resolvers.errors import UserError
+from schema.accounts import Account
+from schema.alerts import BudgetAlert
+from schema.api_keys import ApiKey
+from schema.audiences import Audience
+from schema.budget_sources import Order, PurchaseOrder, source_from_row
+from schema.campaigns import Campaign, Deleted
+from schema.change_requests import BudgetChangeRequest
+from schema.common import Info
 from schema.errors import (
     BudgetSourceError,
     CampaignLockedError,
@@ -53,19 +61,6 @@ from schema.inputs import (
     UpdateAlertSettingsInput,
     UpdateCampaignInput,
     WithdrawBudgetChangeRequestInput,
-)
-from schema.types import (
-    Account,
-    ApiKey,
-    Audience,
-    BudgetAlert,
-    BudgetChangeRequest,
-    Campaign,
-    Deleted,
-    Info,
-    Order,
-    PurchaseOrder,
-    source_from_row,
 )
 
 CommonErrors = ValidationError | NotFoundError | PermissionDeniedError

@@ -5,23 +5,16 @@ from typing import Annotated
 import strawberry
 
 from resolvers import accounts, ids, nodes
+from schema.accounts import Account, Viewer
+from schema.activity import ActivityEntry
+from schema.alerts import BudgetAlert
+from schema.api_keys import ApiKey
+from schema.audiences import Audience
+from schema.budget_sources import Order, PurchaseOrder
+from schema.campaigns import Allocation, Campaign, SpendRecord
+from schema.change_requests import BudgetChangeRequest
+from schema.common import Info, Node
 from schema.enums import Role
-from schema.types import (
-    Account,
-    ActivityEntry,
-    Allocation,
-    ApiKey,
-    Audience,
-    BudgetAlert,
-    BudgetChangeRequest,
-    Campaign,
-    Info,
-    Node,
-    Order,
-    PurchaseOrder,
-    SpendRecord,
-    Viewer,
-)
 
 _NODE_TYPES = {
     "Account": Account.from_record,

@@ -8,7 +8,10 @@ from typing import Annotated, Any, TypeVar
 import strawberry
 
 from resolvers import subscriptions
-from schema.types import BudgetAlert, BudgetSource, Campaign, Info, source_from_record
+from schema.alerts import BudgetAlert
+from schema.budget_sources import BudgetSource, source_from_record
+from schema.campaigns import Campaign
+from schema.common import Info
 
 T = TypeVar("T")
 
