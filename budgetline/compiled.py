@@ -306,10 +306,7 @@ class Compiler:
         call = cast(Callable[..., Any], resolver.wrapped_func)  # the decorated function (what StrawberryResolver calls)
 
         def resolve(parent: Any, run: Run) -> Any:
-            if names:
-                kwargs = {names[k]: v for k, v in get_argument_values(definition, node, run.variables).items()}
-            else:
-                kwargs = {}
+            kwargs = {names[k]: v for k, v in get_argument_values(definition, node, run.variables).items()}
             if info is not None:
                 kwargs[info] = run.info
             try:
@@ -320,7 +317,19 @@ class Compiler:
                 raise Fallback from None  # graphql-core reports it, with its path and nulls
             return complete(value, run)
 
-        return resolve
+        if names or info is None:
+            return resolve
+
+        def resolve_with_info(parent: Any, run: Run) -> Any:  # the common case: (self, info)
+            try:
+                value = _now(call(parent, **{info: run.info}))
+            except Fallback:
+                raise
+            except Exception:
+                raise Fallback from None
+            return complete(value, run)
+
+        return resolve_with_info
 
 
 # --- the fields whose reads are made ahead, for a whole list -------------------------------
