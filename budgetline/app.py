@@ -263,9 +263,11 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             return json_error(request, 503, "the database is unavailable; retry shortly", "SERVICE_UNAVAILABLE")
         finally:
             context = getattr(request.state, "context", None)
-            if context is not None:
-                await context.end()
-            await _close(session)
+            try:
+                if context is not None:
+                    await context.end()
+            finally:
+                await _close(session)
 
     async def _execute(
         self,

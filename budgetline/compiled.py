@@ -18,7 +18,8 @@ cached by document. There is no second description of the read side here:
 
 Whatever is off that path goes to the general path, which answers it as it always has: a
 document with other root fields or directives, a variable that does not coerce, a bad cursor or
-`first`, a non-null value missing, any resolver that fails. Reads only, so nothing has to be
+`first`, a non-null value missing, any failure at all (`Plan.execute`), a field with extensions
+(permission classes) or input-object arguments. Reads only, so nothing has to be
 undone first. tests/test_compiled.py and tests/test_compiled_differential.py hold both paths to
 byte-identical responses.
 """
@@ -38,6 +39,7 @@ from graphql import (
     GraphQLError,
     GraphQLField,
     GraphQLID,
+    GraphQLInputObjectType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -47,10 +49,10 @@ from graphql import (
     InlineFragmentNode,
     OperationType,
     SelectionNode,
+    get_named_type,
     get_operation_ast,
     is_abstract_type,
     is_leaf_type,
-    located_error,
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from strawberry.schema.base import BaseSchema
@@ -63,7 +65,6 @@ from budgetline.observability import operation_label
 from db.reads import Record
 from resolvers import accounts, budget_sources, campaigns, ids
 from resolvers.context import Context
-from resolvers.errors import UserError
 from schema.accounts import Account
 from schema.budget_sources import source_from_record
 from schema.campaigns import Campaign
@@ -143,17 +144,14 @@ class Plan:
             raise Fallback  # the general path reports the variable errors
         run = Run(ctx, coerced)
         data: dict[str, Any] = {}
-        errors: list[GraphQLError] = []
-        for key, nodes, resolve in self.root:
+        for key, _nodes, resolve in self.root:
             try:
                 data[key] = await resolve(run)
-            except (Fallback, UserError):
+            except Exception:
+                # A failure anywhere (a user error, a value that does not serialize, a read that
+                # failed): graphql-core answers, with the error at its own path and its nulls.
                 raise Fallback from None
-            except Exception as exc:
-                # As graphql-core reports a resolver's failure: the nullable root field is null.
-                data[key] = None
-                errors.append(located_error(exc, nodes, [key]))
-        return ExecutionResult(data=data, errors=errors or None)
+        return ExecutionResult(data=data, errors=None)
 
 
 class Compiler:
@@ -278,6 +276,8 @@ class Compiler:
         return found.origin
 
     def field(self, found: StrawberryField, definition: GraphQLField, group: list[FieldNode], values: Values) -> Field:
+        if found.extensions or found.directives:
+            raise Unsupported  # permissions and other field extensions run on graphql-core only
         complete = self.value(definition.type, group)
         resolver = found.base_resolver
         if resolver is None and found.python_name in values:
@@ -299,6 +299,10 @@ class Compiler:
             return lambda parent, run: complete(getattr(parent, attribute), run)
         if resolver.is_async:
             raise Unsupported  # it would read the database as it goes: the general path's way
+        if resolver.self_parameter is None or resolver.root_parameter or resolver.parent_parameter:
+            raise Unsupported  # called here as a method of its type's object, and only so
+        if any(isinstance(get_named_type(a.type), GraphQLInputObjectType) for a in definition.args.values()):
+            raise Unsupported  # Strawberry builds input objects from their values; graphql-core's way
         info = resolver.info_parameter.name if resolver.info_parameter else None
         converter = self.strawberry_schema.config.name_converter
         names = {converter.get_graphql_name(a): a.python_name for a in resolver.arguments}

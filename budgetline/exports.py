@@ -108,6 +108,8 @@ class LedgerExport:
                 source = await visible_source(ctx, request.query_params["budgetSourceId"])
             except UserError as exc:
                 return json_error(request, 404, exc.message, exc.code)
+            finally:
+                await ctx.end()
         if self.running.locked():
             return json_error(
                 request,

@@ -235,6 +235,7 @@ class TransportWS(BaseGraphQLTransportWSHandler[SocketState, None]):
             self.operations.pop(operation.id, None)
             await self._close(INTERNAL_ERROR, "internal server error")
         finally:
+            await context.end()  # nothing left running for it may use a connection again
             await context.release()
 
     async def _close(self, code: int, reason: str) -> None:

@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 
+from sqlalchemy import inspect
+
 from db.models import AccountRow, AudienceRow, Base, CampaignRow, OrderRow, PurchaseOrderRow
 
 # An asyncpg.Record (or, for a row just written, a dict of the same keys): read by column name.
@@ -27,6 +29,11 @@ Record: TypeAlias = Mapping[str, Any]
 
 def _columns(model: type[Base]) -> list[str]:
     return [column.name for column in model.__table__.columns]
+
+
+def _attributes(model: type[Base]) -> list[tuple[str, str]]:
+    """(column name, ORM attribute name) of each mapped column."""
+    return [(attribute.columns[0].name, attribute.key) for attribute in inspect(model).column_attrs]
 
 
 ACCOUNT_COLUMNS = _columns(AccountRow)
@@ -60,7 +67,7 @@ FROM orders o
 
 def record_of(row: AccountRow | AudienceRow | CampaignRow) -> Record:
     """A written account, audience or campaign row as the record a read returns."""
-    return {name: getattr(row, name) for name in _columns(type(row))}
+    return {column: getattr(row, attribute) for column, attribute in _attributes(type(row))}
 
 
 def source_record(row: OrderRow | PurchaseOrderRow) -> Record:

@@ -1,8 +1,9 @@
 """Orders and purchase orders: the budget math (docs/concepts.md, "The figures of a budget
 source"), R4's selectability, R9.
 
-A budget source is an OrderRow or a PurchaseOrderRow; a PO takes its currency, term
-and cancellation from its order.
+A budget source is read as a record of the read model (db/reads.py: one shape for orders and
+POs) and written as an OrderRow or a PurchaseOrderRow, which the rules see as its record
+(`record`). A PO takes its currency, term and cancellation from its order.
 """
 
 from __future__ import annotations

@@ -94,11 +94,14 @@ class Context:
     @asynccontextmanager
     async def use_session(self) -> AsyncIterator[AsyncSession]:
         """The request's one session, for one user at a time (inside transact: its transaction).
-        Reads use it; writes go through transact, which holds it for the whole unit."""
+        The ORM's reads use it (record reads go through read()); writes go through transact,
+        which holds it for the whole unit."""
         if _TRANSACTING.get() is self:
             yield self.session
             return
         async with self._lock:
+            if self._ended:
+                raise RequestOver("this request is over: its connection is no longer its own")
             yield self.session
 
     @asynccontextmanager
@@ -130,6 +133,8 @@ class Context:
             async with self.driver() as conn:
                 return await query(conn)
 
+        if _TRANSACTING.get() is self:
+            return await run()  # inside transact: a read belongs to the transaction, and ends with it
         task = asyncio.ensure_future(run())
         self._reads.add(task)
         task.add_done_callback(self._reads.discard)
@@ -138,7 +143,8 @@ class Context:
     async def end(self) -> None:
         """The request is over: let its reads finish, then nothing more may use its connection
         (a DataLoader batch nobody awaits any more gets RequestOver)."""
-        self._ended = True
+        async with self._lock:  # after whoever holds the session now
+            self._ended = True
         if self._reads:
             await asyncio.gather(*self._reads, return_exceptions=True)
         self._driver = None

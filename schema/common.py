@@ -4,7 +4,7 @@ the read model's FromRecord, the arguments of a page, and the loader helpers."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Self, TypeVar
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -54,9 +54,11 @@ class FromRecord:
     """A type built from a record of the read model (db/reads.py), by both executors.
 
     `VALUES` maps each stored field (by its Python name) to its value in a record: the one place
-    where columns become GraphQL fields. A field is computed the first time it is read (graphql-
-    core and budgetline/compiled.py both read it as an attribute), so a query pays only for the
-    fields it asks for."""
+    where columns become GraphQL fields. graphql-core reads a field as an attribute, computed
+    the first time it is read, so a query pays only for the fields it asks for;
+    budgetline/compiled.py calls the same functions directly. tests/test_read_model.py holds
+    VALUES to the type's stored fields (none of which may have a default: a class attribute
+    would be read instead)."""
 
     VALUES: ClassVar[Values] = {}
 
@@ -66,12 +68,15 @@ class FromRecord:
         built.__dict__["record"] = record
         return built
 
-    def __getattr__(self, name: str) -> Any:
-        value_of = type(self).VALUES.get(name)
-        if value_of is None:
-            raise AttributeError(name)
-        value = self.__dict__[name] = value_of(self.__dict__["record"])
-        return value
+    if not TYPE_CHECKING:  # mypy still checks every attribute these types are asked for
+
+        def __getattr__(self, name: str) -> Any:
+            value_of = type(self).VALUES.get(name)
+            record = self.__dict__.get("record")
+            if value_of is None or record is None:
+                raise AttributeError(name)
+            value = self.__dict__[name] = value_of(record)
+            return value
 
 
 def id_of(type_name: str) -> Callable[[Record], strawberry.ID]:

@@ -68,3 +68,55 @@ async def test_the_drop_down_read_with_its_account_is_the_same_record(api: Api, 
     assert sorted(({c: s[c] for c in columns} for s in sources), key=kind_and_id) == expected
     assert len(expected) >= 3  # two POs and their order
     assert await reads.account_with_sources(db, 10**12) == (None, [])
+
+
+def test_values_are_the_stored_fields_of_each_type() -> None:
+    """FromRecord.VALUES is the one mapping from records to fields: it names every stored field
+    of its type and nothing else, and none has a default (a class attribute would be read in its
+    place by graphql-core, while the compiled path calls VALUES)."""
+    import dataclasses
+
+    from strawberry.types import get_object_definition
+
+    from schema.accounts import Account
+    from schema.audiences import Audience
+    from schema.budget_sources import Order, PurchaseOrder
+    from schema.campaigns import Campaign
+    from schema.common import FromRecord
+
+    for type_ in (Account, Audience, Order, PurchaseOrder, Campaign):
+        assert issubclass(type_, FromRecord)
+        definition = get_object_definition(type_, strict=True)
+        stored = {f.python_name for f in definition.fields if f.base_resolver is None} - {"record"}
+        assert set(type_.VALUES) == stored, type_.__name__
+        for f in definition.fields:
+            if f.python_name in stored:
+                assert f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING, f.python_name
+
+
+async def test_a_mutation_answers_as_the_next_read_does(api: Api) -> None:
+    """A payload is built from the row the mutation wrote (its record: reads.record_of and
+    source_record); the next read builds it from the database. Both show the same fields."""
+    world = await api.world()
+    source = """id orderNumber purchaseOrderNumber displayName amount currency allocatedAmount unallocatedAmount
+      draftAmount spentAmount pendingReleaseAmount startDate endDate status allocatedPercent spentPercent daysLeft"""
+    campaign = f"""id name status step budget startDate endDate lockedFields version publishedAt createdAt updatedAt
+      spentAmount remainingAmount releasedAmount pausedAt endedAt endReason settledAt
+      budgetSource {{ {source} }} audience {{ id name }}"""
+    draft = await world.at_review("250.00")
+    published = await api.mutate(
+        "publishCampaign", {"campaignId": draft}, world.manager, select=f"... on Campaign {{ {campaign} }}"
+    )
+    read = await api.post(
+        f"query($id: ID!) {{ node(id: $id) {{ ... on Campaign {{ {campaign} }} }} }}", {"id": draft}, world.manager
+    )
+    assert published == {"__typename": "Campaign", **read.json()["data"]["node"]}
+    amended = await api.mutate(
+        "amendPurchaseOrder",
+        {"purchaseOrderId": world.po, "amount": "12000.00", "note": "more"},
+        select=f"... on PurchaseOrder {{ {source} }}",
+    )
+    again = await api.post(
+        f"query($id: ID!) {{ node(id: $id) {{ ... on PurchaseOrder {{ {source} }} }} }}", {"id": world.po}
+    )
+    assert amended == {"__typename": "PurchaseOrder", **again.json()["data"]["node"]}
