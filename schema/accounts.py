@@ -20,7 +20,7 @@ from schema import audiences as audiences_types
 from schema import budget_sources as budget_sources_types
 from schema import campaigns as campaigns_types
 from schema import change_requests as change_requests_types
-from schema.common import After, Connection, FromRecord, Info, Node, PageSize, StatusFilter, id_of, page_size
+from schema.common import After, Connection, FromRecord, Info, Node, PageSize, StatusFilter, id_of, must, page_size
 from schema.enums import BudgetChangeRequestStatus, Role
 
 if TYPE_CHECKING:
@@ -156,6 +156,11 @@ class Account(Node, FromRecord):
     async def activity(self, info: Info, first: PageSize = 50, after: After = None) -> Connection[ActivityEntryRef]:
         page = await activity.of_account(info.context, self.record["id"], page_size(first, 50), after)
         return Connection.of(page, activity_types.ActivityEntry.from_row)
+
+
+async def account_of(info: Info, account_id: int) -> Account:
+    """The account a row or record names (through the request's loader): it always exists."""
+    return Account.from_record(must(await info.context.loaders.account.load(account_id)))
 
 
 @strawberry.type(description="When an account's alerts are raised (R15, R16).")

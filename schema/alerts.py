@@ -57,9 +57,7 @@ class BudgetAlert(Node):
 
     @strawberry.field(description="The source it is about (for a PO's change that crossed on its order: the order).")
     async def budget_source(self, info: Info) -> BudgetSourceRef:
-        return budget_sources_types.source_from_record(
-            must(await budget_sources.load(info.context, self.row.order_id, self.row.purchase_order_id))
-        )
+        return await budget_sources_types.source_named(info, self.row.order_id, self.row.purchase_order_id)
 
     @strawberry.field(description="The campaign whose change raised it; null for EXPIRING_UNUSED_BUDGET.")
     def campaign(self, info: Info) -> CampaignRef | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from operator import itemgetter
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, Self, cast
 
 import strawberry
 
@@ -157,17 +157,21 @@ SOURCE_VALUES: Values = {
 }
 
 
-@strawberry.type(
-    description="A signed order: total, currency and term of the agreement; the budget source of accounts without POs."
-)
-class Order(Node, BudgetSource, FromRecord):
+class FromSourceRecord(FromRecord):
+    """Order and PurchaseOrder: built from a source record (one shape for both)."""
+
     VALUES = SOURCE_VALUES
 
     @classmethod
-    def from_row(cls, row: OrderRow) -> Order:
-        """An order a mutation wrote, seen as the record a read would return."""
+    def from_row(cls, row: OrderRow | PurchaseOrderRow) -> Self:
+        """A source a mutation wrote, seen as the record a read would return."""
         return cls.from_record(reads.source_record(row))
 
+
+@strawberry.type(
+    description="A signed order: total, currency and term of the agreement; the budget source of accounts without POs."
+)
+class Order(Node, BudgetSource, FromSourceRecord):
     @strawberry.field(description="The purchase orders recorded under this order, oldest first.")
     async def purchase_orders(self, info: Info) -> list[PurchaseOrder]:
         found = await budget_sources.purchase_orders_of_order(info.context, self.record["id"])
@@ -175,23 +179,14 @@ class Order(Node, BudgetSource, FromRecord):
 
     @strawberry.field(description="The account it belongs to.")
     async def account(self, info: Info) -> AccountRef:
-        return accounts_types.Account.from_record(
-            must(await info.context.loaders.account.load(self.record["account_id"]))
-        )
+        return await accounts_types.account_of(info, self.record["account_id"])
 
 
 @strawberry.type(
     description="A customer's purchase order under one order, with its own amount; the budget source of accounts "
     "that require POs."
 )
-class PurchaseOrder(Node, BudgetSource, FromRecord):
-    VALUES = SOURCE_VALUES
-
-    @classmethod
-    def from_row(cls, row: PurchaseOrderRow) -> PurchaseOrder:
-        """A PO a mutation wrote, seen as the record a read would return."""
-        return cls.from_record(reads.source_record(row))
-
+class PurchaseOrder(Node, BudgetSource, FromSourceRecord):
     @strawberry.field(description="The order it belongs to; its currency and term are the order's.")
     def order(self, info: Info) -> Order:
         found = related(info.context.loaders.order, self.record["order_id"], Order.from_record)
@@ -199,13 +194,16 @@ class PurchaseOrder(Node, BudgetSource, FromRecord):
 
     @strawberry.field(description="The account it belongs to.")
     async def account(self, info: Info) -> AccountRef:
-        return accounts_types.Account.from_record(
-            must(await info.context.loaders.account.load(self.record["account_id"]))
-        )
+        return await accounts_types.account_of(info, self.record["account_id"])
 
 
 def source_from_record(record: Record) -> Order | PurchaseOrder:
     return PurchaseOrder.from_record(record) if record["kind"] == "PurchaseOrder" else Order.from_record(record)
+
+
+async def source_named(info: Info, order_id: int, purchase_order_id: int | None) -> Order | PurchaseOrder:
+    """The source a row names by (order_id, purchase_order_id): it always exists."""
+    return source_from_record(must(await budget_sources.load(info.context, order_id, purchase_order_id)))
 
 
 def source_from_row(row: OrderRow | PurchaseOrderRow) -> Order | PurchaseOrder:

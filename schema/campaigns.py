@@ -165,9 +165,7 @@ class Campaign(Node, FromRecord):
 
     @strawberry.field(description="The account it belongs to.")
     async def account(self, info: Info) -> AccountRef:
-        return accounts_types.Account.from_record(
-            must(await info.context.loaders.account.load(self.record["account_id"]))
-        )
+        return await accounts_types.account_of(info, self.record["account_id"])
 
 
 @strawberry.type(description="One entry of the append-only allocation ledger (R10).")

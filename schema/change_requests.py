@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from db.models import BudgetChangeRequestRow
-from resolvers import budget_sources, ids
+from resolvers import ids
 from schema import budget_sources as budget_sources_types
-from schema.common import Info, Node, must
+from schema.common import Info, Node
 from schema.enums import BudgetChangeRequestStatus
 
 if TYPE_CHECKING:
@@ -59,6 +59,4 @@ class BudgetChangeRequest(Node):
 
     @strawberry.field(description="The Order or PurchaseOrder it is about.")
     async def budget_source(self, info: Info) -> BudgetSourceRef:
-        return budget_sources_types.source_from_record(
-            must(await budget_sources.load(info.context, self.row.order_id, self.row.purchase_order_id))
-        )
+        return await budget_sources_types.source_named(info, self.row.order_id, self.row.purchase_order_id)
