@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from operator import attrgetter
 from typing import Any, cast
 
 from graphql import (
@@ -200,13 +201,12 @@ class Compiler:
         """The names of the fields of `type_name` the sub-selections of `nodes` ask for."""
         return {group[0].name.value for group in self.collect(_object_type(self.schema, type_name), nodes).values()}
 
-    def definition(self, type_name: str) -> dict[str, StrawberryField]:
-        """The type's Strawberry fields by their GraphQL names."""
+    def definition(self, type_name: str) -> StrawberryObjectDefinition:
+        """The Strawberry definition of an object type (its fields, its Python class)."""
         found = self.strawberry_schema.get_type_by_name(type_name)
         if not isinstance(found, StrawberryObjectDefinition):
             raise Unsupported
-        converter = self.strawberry_schema.config.name_converter
-        return {converter.get_graphql_name(f): f for f in found.fields}
+        return found
 
     # --- values, by their GraphQL type --------------------------------------------------
 
@@ -230,9 +230,7 @@ class Compiler:
         else:  # an interface: the concrete type is the class of the Strawberry object
             by_class = {}
             for possible in self.schema.get_possible_types(inner):
-                found = self.strawberry_schema.get_type_by_name(possible.name)
-                assert isinstance(found, StrawberryObjectDefinition)
-                by_class[found.origin] = self.object(possible, nodes)
+                by_class[self.definition(possible.name).origin] = self.object(possible, nodes)
 
             def convert(value: Any, run: Run) -> Any:
                 return _build(by_class[type(value)], value, run)
@@ -248,9 +246,10 @@ class Compiler:
 
     def object(self, type_: GraphQLObjectType, nodes: list[FieldNode]) -> Fields:
         """The fields of an object type, each from the Strawberry object of its parent."""
-        strawberry_fields = self.definition(type_.name)
-        origin = self.origin(type_.name)
-        values = origin.VALUES if issubclass(origin, FromRecord) else {}
+        definition_ = self.definition(type_.name)
+        converter = self.strawberry_schema.config.name_converter
+        strawberry_fields = {converter.get_graphql_name(f): f for f in definition_.fields}
+        values = definition_.origin.VALUES if issubclass(definition_.origin, FromRecord) else {}
         fields: Fields = []
         for key, group in self.collect(type_, nodes).items():
             name = group[0].name.value
@@ -269,12 +268,6 @@ class Compiler:
             fields.append((key, self.field(found, definition, group, values)))
         return fields
 
-    def origin(self, type_name: str) -> type:
-        found = self.strawberry_schema.get_type_by_name(type_name)
-        if not isinstance(found, StrawberryObjectDefinition):
-            raise Unsupported
-        return found.origin
-
     def field(self, found: StrawberryField, definition: GraphQLField, group: list[FieldNode], values: Values) -> Field:
         if found.extensions or found.directives:
             raise Unsupported  # permissions and other field extensions run on graphql-core only
@@ -284,19 +277,9 @@ class Compiler:
             # A field of a type built from a record: its value function (FromRecord.VALUES),
             # called as the attribute read would call it, without the attribute machinery.
             value_of = values[found.python_name]
-            if _is_text(definition.type):
-
-                def text(parent: Any, run: Run) -> Any:
-                    value = value_of(parent.record)
-                    return value if type(value) is str else complete(value, run)
-
-                return text
-            return lambda parent, run: complete(value_of(parent.record), run)
+            return _stored(lambda parent: value_of(parent.record), definition.type, complete)
         if resolver is None:
-            attribute = found.python_name
-            if is_leaf_type(_named(definition.type)):
-                return _attribute_leaf(attribute, definition.type, complete)
-            return lambda parent, run: complete(getattr(parent, attribute), run)
+            return _stored(attrgetter(found.python_name), definition.type, complete)
         if resolver.is_async:
             raise Unsupported  # it would read the database as it goes: the general path's way
         if resolver.self_parameter is None or resolver.root_parameter or resolver.parent_parameter:
@@ -476,20 +459,12 @@ async def _root_typename(_run: Run) -> str:
 # --- leaves -----------------------------------------------------------------------------------
 
 
-def _named(type_: GraphQLOutputType) -> Any:
-    while isinstance(type_, (GraphQLNonNull, GraphQLList)):
-        type_ = type_.of_type
-    return type_
-
-
 def _leaf(type_: Any) -> Convert:
     """Serialize with the schema's own scalar and enum serializers, as graphql-core does; an
     enum's few values are serialized once each."""
     serialize = type_.serialize
     if type_ in (GraphQLString, GraphQLID):
         return lambda value, _run: value if type(value) is str else serialize(value)
-    if isinstance(type_, GraphQLObjectType):  # pragma: no cover - not a leaf
-        raise Unsupported
     if hasattr(type_, "values"):  # an enum
         serialized: dict[Any, Any] = {}
 
@@ -506,16 +481,17 @@ def _is_text(type_: GraphQLOutputType) -> bool:
     return isinstance(type_, GraphQLNonNull) and type_.of_type in (GraphQLString, GraphQLID)
 
 
-def _attribute_leaf(attribute: str, type_: GraphQLOutputType, complete: Convert) -> Field:
-    """A scalar attribute: `complete` inlined for the common case (a non-null string)."""
+def _stored(get: Callable[[Any], Any], type_: GraphQLOutputType, complete: Convert) -> Field:
+    """A field without a resolver: `get` reads it from the parent, `complete` makes it JSON,
+    inlined for the common case (a non-null string, which needs nothing)."""
     if _is_text(type_):
 
         def text(parent: Any, run: Run) -> Any:
-            value = getattr(parent, attribute)
+            value = get(parent)
             return value if type(value) is str else complete(value, run)
 
         return text
-    return lambda parent, run: complete(getattr(parent, attribute), run)
+    return lambda parent, run: complete(get(parent), run)
 
 
 def _object_type(schema: GraphQLSchema, name: str) -> GraphQLObjectType:
