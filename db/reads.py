@@ -16,6 +16,7 @@ columns, and its order's number, currency, term and cancellation.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 
@@ -31,6 +32,7 @@ def _columns(model: type[Base]) -> list[str]:
     return [column.name for column in model.__table__.columns]
 
 
+@functools.cache  # asked for each row a mutation answers with: the mapping never changes
 def _attributes(model: type[Base]) -> list[tuple[str, str]]:
     """(column name, ORM attribute name) of each mapped column."""
     return [(attribute.columns[0].name, attribute.key) for attribute in inspect(model).column_attrs]

@@ -206,27 +206,31 @@ def kind_of_account(account: Record) -> str:
 
 async def list_for_account(ctx: Context, account: Record, *, include_inactive: bool) -> list[Record]:
     """Account.budgetSources: the drop-down (`dropdown`) over the account's sources of its kind."""
-    sources = await ctx.read(lambda conn: reads.sources_of_account(conn, account["id"], kind_of_account(account)))
-    return _listed(ctx, dropdown(sources, account["requires_purchase_order"], include_inactive=include_inactive))
+    kind = kind_of_account(account)
+    sources = await ctx.read(lambda conn: reads.sources_of_account(conn, account["id"], kind))
+    found = dropdown(sources, account["requires_purchase_order"], include_inactive=include_inactive)
+    return _listed(ctx, kind, found)
 
 
-def _listed(ctx: Context, records: list[Record]) -> list[Record]:
-    """Records of a list field, primed into the loaders so nested fields do not read them again."""
-    for found in records:
-        ctx.loaders.source(found["kind"]).prime(found["id"], found)
+def _listed(ctx: Context, kind: str, records: list[Record]) -> list[Record]:
+    """Sources of one kind in a list field, primed into their loader so nested fields do not
+    read them again."""
+    ctx.loaders.prime(ctx.loaders.source(kind), records)
     return records
 
 
 async def orders_of_account(ctx: Context, account_id: int) -> list[Record]:
-    return _listed(ctx, await ctx.read(lambda conn: reads.sources_of_account(conn, account_id, "Order")))
+    return _listed(ctx, "Order", await ctx.read(lambda conn: reads.sources_of_account(conn, account_id, "Order")))
 
 
 async def purchase_orders_of_account(ctx: Context, account_id: int) -> list[Record]:
-    return _listed(ctx, await ctx.read(lambda conn: reads.sources_of_account(conn, account_id, "PurchaseOrder")))
+    found = await ctx.read(lambda conn: reads.sources_of_account(conn, account_id, "PurchaseOrder"))
+    return _listed(ctx, "PurchaseOrder", found)
 
 
 async def purchase_orders_of_order(ctx: Context, order_id: int) -> list[Record]:
-    return _listed(ctx, await ctx.read(lambda conn: reads.purchase_orders_of_order(conn, order_id)))
+    found = await ctx.read(lambda conn: reads.purchase_orders_of_order(conn, order_id))
+    return _listed(ctx, "PurchaseOrder", found)
 
 
 async def load(ctx: Context, order_id: int, purchase_order_id: int | None) -> Record | None:

@@ -145,15 +145,18 @@ class Context:
         (a DataLoader batch nobody awaits any more gets RequestOver)."""
         async with self._lock:  # after whoever holds the session now
             self._ended = True
+        await self._settle_reads()
+        self._driver = None
+
+    async def _settle_reads(self) -> None:
+        """Wait for every read sent (read()), whatever its outcome: its caller has it, or left."""
         if self._reads:
             await asyncio.gather(*self._reads, return_exceptions=True)
-        self._driver = None
 
     async def release(self) -> None:
         """Give the connection back and forget what was read: a subscription between two events
         holds no connection, and its next event reads afresh."""
-        if self._reads:
-            await asyncio.gather(*self._reads, return_exceptions=True)
+        await self._settle_reads()
         async with self._lock:
             await self.session.close()
             self.loaders = Loaders(self.read)
