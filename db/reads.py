@@ -1,14 +1,16 @@
-"""The read model: every read of an account, a budget source, an audience or a campaign is a
-plain-SQL record from here (asyncpg records on the request's own connection, no ORM entity),
-whichever executor answers the query. The GraphQL types are built from these records
-(schema/, `from_record`) and the rules judge them (resolvers/), once.
+"""The read model: every read of the API is a plain-SQL record from here (asyncpg records on the
+request's own connection, no ORM entity), whichever executor answers the query. The GraphQL
+types are built from these records (schema/, `from_record`) and the rules judge them
+(resolvers/), once.
 
 A row a mutation has just written is an ORM entity; `record_of` and `source_record` show it as
 the same record, so that its payload is built and judged exactly as a read one would be
 (tests/test_read_model.py holds the two shapes equal, row by row).
 
-Column lists come from the tables' own metadata (db/models.py): a new column of `accounts`,
-`audiences` or `campaigns` is in every record without an edit here.
+Column lists come from the tables' own metadata (db/models.py): a new column of a table is in
+every record without an edit here. Accounts, sources, audiences and campaigns have their own
+reads below; the ledger, spend days, alerts, change requests, amendments, the trace and API keys
+are read by `row`, `rows` and `count` (a table, and its filter by column).
 
 Every budget source comes back in one shape, whether it is a PO or an order: `kind`, its own
 columns, and its order's number, currency, term and cancellation.
@@ -22,7 +24,21 @@ from typing import Any, TypeAlias
 
 from sqlalchemy import inspect
 
-from db.models import AccountRow, AudienceRow, Base, CampaignRow, OrderRow, PurchaseOrderRow
+from db.models import (
+    AccountRow,
+    ActivityRow,
+    AllocationRow,
+    AmendmentRow,
+    ApiKeyRow,
+    AudienceRow,
+    Base,
+    BudgetAlertRow,
+    BudgetChangeRequestRow,
+    CampaignRow,
+    OrderRow,
+    PurchaseOrderRow,
+    SpendDayRow,
+)
 
 # An asyncpg.Record (or, for a row just written, a dict of the same keys): read by column name.
 Record: TypeAlias = Mapping[str, Any]
@@ -67,8 +83,8 @@ FROM orders o
 """
 
 
-def record_of(row: AccountRow | AudienceRow | CampaignRow) -> Record:
-    """A written account, audience or campaign row as the record a read returns."""
+def record_of(row: Base) -> Record:
+    """A written row (anything but an order or PO: source_record) as the record a read returns."""
     return {column: getattr(row, attribute) for column, attribute in _attributes(type(row))}
 
 
@@ -161,12 +177,6 @@ async def campaigns(conn: Any, ids: Sequence[int]) -> list[Record]:
     return list(await conn.fetch(_CAMPAIGN + " WHERE id = any($1::bigint[])", list(ids)))
 
 
-async def campaigns_of_account_after(conn: Any, account_id: int, after: int, limit: int) -> list[Record]:
-    """Oldest first: `limit` campaigns of the account with an id above `after`."""
-    sql = _CAMPAIGN + " WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3"
-    return list(await conn.fetch(sql, account_id, after, limit))
-
-
 # The columns a campaign page may be filtered by: its account, or the source it draws on.
 CAMPAIGN_OWNERS = ("account_id", "order_id", "purchase_order_id")
 
@@ -199,3 +209,82 @@ async def campaign_count(conn: Any, owner: str, owner_id: int, status: str | Non
     args: list[Any] = [owner_id]
     sql = "SELECT count(*) FROM campaigns" + _campaign_filter(owner, status, args)
     return int(await conn.fetchval(sql, *args))
+
+
+# --- the tables read whole, by a filter on their columns ---------------------------------------
+
+TABLES: tuple[type[Base], ...] = (
+    CampaignRow,
+    AllocationRow,
+    SpendDayRow,
+    BudgetAlertRow,
+    BudgetChangeRequestRow,
+    AmendmentRow,
+    ActivityRow,
+    ApiKeyRow,
+)
+_TABLE_SELECT = {model: _select(model, _columns(model)) for model in TABLES}
+
+
+class _NotNull:
+    def __repr__(self) -> str:
+        return "NOT_NULL"
+
+
+NOT_NULL: Any = _NotNull()  # a filter's value: the column IS NOT NULL (None: IS NULL)
+Where = Mapping[str, Any]  # column -> the value it must have
+
+
+def _where(model: type[Base], where: Where, args: list[Any]) -> str:
+    """`WHERE` for the filter: column names come from code, never from a request (checked)."""
+    terms = []
+    columns = model.__table__.columns
+    for column, value in where.items():
+        if column not in columns:
+            raise ValueError(f"{model.__tablename__} has no column {column}")
+        if value is None:
+            terms.append(f"{column} IS NULL")
+        elif value is NOT_NULL:
+            terms.append(f"{column} IS NOT NULL")
+        else:
+            args.append(value)
+            terms.append(f"{column} = ${len(args)}")
+    return " WHERE " + " AND ".join(terms) if terms else ""
+
+
+async def row(conn: Any, model: type[Base], pk: int) -> Record | None:
+    found: Record | None = await conn.fetchrow(_TABLE_SELECT[model] + " WHERE id = $1", pk)
+    return found
+
+
+async def rows(
+    conn: Any,
+    model: type[Base],
+    where: Where,
+    *,
+    key: str = "id",
+    newest_first: bool = True,
+    before: Any = None,
+    after: Any = None,
+    limit: int | None = None,
+) -> list[Record]:
+    """The rows of `model` that `where` selects, by `key` (descending: newest first), only those
+    whose key is below `before` (a page's cursor) or above `after`, at most `limit`."""
+    args: list[Any] = []
+    sql = _TABLE_SELECT[model] + _where(model, where, args)
+    if key not in model.__table__.columns:
+        raise ValueError(f"{model.__tablename__} has no column {key}")
+    for bound, operator in ((before, "<"), (after, ">")):
+        if bound is not None:
+            args.append(bound)
+            sql += (" AND " if " WHERE " in sql else " WHERE ") + f"{key} {operator} ${len(args)}"
+    sql += f" ORDER BY {key} {'DESC' if newest_first else 'ASC'}"
+    if limit is not None:
+        args.append(limit)
+        sql += f" LIMIT ${len(args)}"
+    return list(await conn.fetch(sql, *args))
+
+
+async def count(conn: Any, model: type[Base], where: Where) -> int:
+    args: list[Any] = []
+    return int(await conn.fetchval(f"SELECT count(*) FROM {model.__tablename__}" + _where(model, where, args), *args))

@@ -19,11 +19,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ClauseElement
 
+from db import reads
 from db.models import (
     AccountRow,
     ActivityRow,
@@ -35,6 +36,7 @@ from db.models import (
     OrderRow,
     PurchaseOrderRow,
 )
+from db.reads import Record
 from resolvers import ids
 from resolvers.pagination import Page, paginate
 
@@ -216,13 +218,11 @@ async def record_sweep(session: AsyncSession, operation: str, rows: Sequence[Any
     session.info.pop(_CHANGES, None)
 
 
-async def of_account(ctx: Any, account_id: int, first: int, after: str | None) -> Page[ActivityRow]:
+async def of_account(ctx: Any, account_id: int, first: int, after: str | None) -> Page[Record]:
     """Account.activity: newest first."""
-    stmt = select(ActivityRow).where(ActivityRow.account_id == account_id)
-    return await paginate(ctx.use_session, stmt, ActivityRow.id, first, after)
+    return await paginate(ctx.read, ActivityRow, {"account_id": account_id}, first, after)
 
 
-async def get_visible(ctx: Any, pk: int) -> ActivityRow | None:
-    async with ctx.use_session() as session:
-        row = await session.get(ActivityRow, pk)
-    return row if row is not None and ctx.principal.can_see(row.account_id) else None
+async def get_visible(ctx: Any, pk: int) -> Record | None:
+    found: Record | None = await ctx.read(lambda conn: reads.row(conn, ActivityRow, pk))
+    return found if found is not None and ctx.principal.can_see(found["account_id"]) else None

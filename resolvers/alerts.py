@@ -19,6 +19,7 @@ from sqlalchemy import Date, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import reads
 from db.models import AccountRow, ActivityRow, BudgetAlertRow, OrderRow, PurchaseOrderRow
 from db.reads import Record
 from resolvers import activity, budget_sources, ids
@@ -103,34 +104,32 @@ async def acknowledge(ctx: Context, *, alert_id: str) -> BudgetAlertRow:
 
 async def of_account(
     ctx: Context, account_id: int, first: int, after: str | None, acknowledged: bool | None
-) -> Page[BudgetAlertRow]:
+) -> Page[Record]:
     """Account.alerts: newest first, optionally only (un)acknowledged ones."""
-    stmt = select(BudgetAlertRow).where(BudgetAlertRow.account_id == account_id)
+    where: reads.Where = {"account_id": account_id}
     if acknowledged is not None:
-        stmt = stmt.where(
-            BudgetAlertRow.acknowledged_at.is_not(None) if acknowledged else BudgetAlertRow.acknowledged_at.is_(None)
-        )
-    return await paginate(ctx.use_session, stmt, BudgetAlertRow.id, first, after)
+        where = {**where, "acknowledged_at": reads.NOT_NULL if acknowledged else None}
+    return await paginate(ctx.read, BudgetAlertRow, where, first, after)
 
 
-async def get_visible(ctx: Context, pk: int) -> BudgetAlertRow | None:
-    async with ctx.use_session() as session:
-        return visible(ctx.principal, await session.get(BudgetAlertRow, pk))
+async def get_visible(ctx: Context, pk: int) -> Record | None:
+    return visible(ctx.principal, await ctx.read(lambda conn: reads.row(conn, BudgetAlertRow, pk)))
 
 
-def message(alert: BudgetAlertRow, source: Record) -> str:
+def message(alert: Record, source: Record) -> str:
     """What an alert says, for people: the source by its display name and what happened."""
     name = budget_sources.display_name(source)
     currency = source["currency"]
-    if alert.kind == "ALLOCATION_THRESHOLD":
-        return f"{name} is {alert.threshold}% allocated or more"
-    if alert.kind == "SPEND_THRESHOLD":
-        return f"{name} has spent {alert.threshold}% of its amount or more"
-    if alert.kind == "SOURCE_EXHAUSTED":
+    kind, threshold, amount = alert["kind"], alert["threshold"], alert["amount"]
+    if kind == "ALLOCATION_THRESHOLD":
+        return f"{name} is {threshold}% allocated or more"
+    if kind == "SPEND_THRESHOLD":
+        return f"{name} has spent {threshold}% of its amount or more"
+    if kind == "SOURCE_EXHAUSTED":
         return f"{name} has nothing left to allocate"
-    if alert.kind == "EXPIRING_UNUSED_BUDGET":
-        return f"{name} ends on {alert.term_end} with {alert.amount} {currency} unallocated"
-    return f"settlement returned {alert.amount} {currency} to {name}"
+    if kind == "EXPIRING_UNUSED_BUDGET":
+        return f"{name} ends on {alert['term_end']} with {amount} {currency} unallocated"
+    return f"settlement returned {amount} {currency} to {name}"
 
 
 # --- R16, for the sweeper -------------------------------------------------------------------

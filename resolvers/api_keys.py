@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import reads
 from db.models import AccountRow, ApiKeyRow
+from db.reads import Record
 from db.session import driver_of, guarded
 from resolvers import ids, validation
 from resolvers.access import get_account_for_write, require_account_team
@@ -110,9 +111,8 @@ async def get_api_key(session: AsyncSession, api_key_id: str) -> ApiKeyRow:
     return row
 
 
-async def get_visible(ctx: Context, pk: int) -> ApiKeyRow | None:
+async def get_visible(ctx: Context, pk: int) -> Record | None:
     """Keys are the account team's business only."""
     if not ctx.principal.is_account_team:
         return None
-    async with ctx.use_session() as session:
-        return await session.get(ApiKeyRow, pk)
+    return await ctx.read(lambda conn: reads.row(conn, ApiKeyRow, pk))

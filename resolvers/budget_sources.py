@@ -520,12 +520,11 @@ async def check_end_date_change(session: AsyncSession, order: OrderRow, end_date
         )
 
 
-async def amendments_of(ctx: Context, source: Record) -> list[AmendmentRow]:
+async def amendments_of(ctx: Context, source: Record) -> list[Record]:
     """BudgetSource.amendments, oldest first (an order's own; a PO's own)."""
-    stmt = select(AmendmentRow).order_by(AmendmentRow.id)
-    if source["kind"] == "PurchaseOrder":
-        stmt = stmt.where(AmendmentRow.purchase_order_id == source["id"])
-    else:
-        stmt = stmt.where(AmendmentRow.order_id == source["id"], AmendmentRow.purchase_order_id.is_(None))
-    async with ctx.use_session() as session:
-        return list(await session.scalars(stmt))
+    where: reads.Where = (
+        {"purchase_order_id": source["id"]}
+        if source["kind"] == "PurchaseOrder"
+        else {"order_id": source["id"], "purchase_order_id": None}
+    )
+    return await ctx.read(lambda conn: reads.rows(conn, AmendmentRow, where, newest_first=False))

@@ -679,17 +679,12 @@ async def of_source(ctx: Context, source: Record, first: int, after: str | None,
     return await page(ctx, owner, source["id"], first, after, status)
 
 
-async def allocations_of_source(ctx: Context, source: Record, first: int, after: str | None) -> Page[AllocationRow]:
+async def allocations_of_source(ctx: Context, source: Record, first: int, after: str | None) -> Page[Record]:
     """R10: the ledger, newest first; an order's includes its POs' entries."""
-    where = (
-        AllocationRow.purchase_order_id == source["id"]
-        if source["kind"] == "PurchaseOrder"
-        else AllocationRow.order_id == source["id"]
-    )
-    return await paginate(ctx.use_session, select(AllocationRow).where(where), AllocationRow.id, first, after)
+    owner = "purchase_order_id" if source["kind"] == "PurchaseOrder" else "order_id"
+    return await paginate(ctx.read, AllocationRow, {owner: source["id"]}, first, after)
 
 
-async def get_visible_allocation(ctx: Context, pk: int) -> AllocationRow | None:
+async def get_visible_allocation(ctx: Context, pk: int) -> Record | None:
     """One ledger entry (R10), for Query.node: seen by whoever sees its account."""
-    async with ctx.use_session() as session:
-        return visible(ctx.principal, await session.get(AllocationRow, pk))
+    return visible(ctx.principal, await ctx.read(lambda conn: reads.row(conn, AllocationRow, pk)))

@@ -11,6 +11,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import reads
 from db.models import BudgetChangeRequestRow, PurchaseOrderRow
 from db.reads import Record
 from resolvers import budget_sources, ids, validation
@@ -134,29 +135,23 @@ def _decide(row: BudgetChangeRequestRow, status: str, principal: Principal, note
 # --- reads -------------------------------------------------------------------------------------
 
 
-async def of_account(
-    ctx: Context, account_id: int, first: int, after: str | None, status: str | None
-) -> Page[BudgetChangeRequestRow]:
+def _with_status(where: reads.Where, status: str | None) -> reads.Where:
+    return where if status is None else {**where, "status": status}
+
+
+async def of_account(ctx: Context, account_id: int, first: int, after: str | None, status: str | None) -> Page[Record]:
     """Account.changeRequests: newest first."""
-    stmt = select(BudgetChangeRequestRow).where(BudgetChangeRequestRow.account_id == account_id)
-    if status is not None:
-        stmt = stmt.where(BudgetChangeRequestRow.status == status)
-    return await paginate(ctx.use_session, stmt, BudgetChangeRequestRow.id, first, after)
+    return await paginate(
+        ctx.read, BudgetChangeRequestRow, _with_status({"account_id": account_id}, status), first, after
+    )
 
 
-async def of_source(ctx: Context, source: Record, status: str | None) -> list[BudgetChangeRequestRow]:
+async def of_source(ctx: Context, source: Record, status: str | None) -> list[Record]:
     """BudgetSource.changeRequests, newest first: a PO's own; an order's own and its POs'."""
-    stmt = select(BudgetChangeRequestRow).order_by(BudgetChangeRequestRow.id.desc())
-    if source["kind"] == "PurchaseOrder":
-        stmt = stmt.where(BudgetChangeRequestRow.purchase_order_id == source["id"])
-    else:
-        stmt = stmt.where(BudgetChangeRequestRow.order_id == source["id"])
-    if status is not None:
-        stmt = stmt.where(BudgetChangeRequestRow.status == status)
-    async with ctx.use_session() as session:
-        return list(await session.scalars(stmt.limit(100)))
+    owner = "purchase_order_id" if source["kind"] == "PurchaseOrder" else "order_id"
+    where = _with_status({owner: source["id"]}, status)
+    return await ctx.read(lambda conn: reads.rows(conn, BudgetChangeRequestRow, where, limit=100))
 
 
-async def get_visible(ctx: Context, pk: int) -> BudgetChangeRequestRow | None:
-    async with ctx.use_session() as session:
-        return visible(ctx.principal, await session.get(BudgetChangeRequestRow, pk))
+async def get_visible(ctx: Context, pk: int) -> Record | None:
+    return visible(ctx.principal, await ctx.read(lambda conn: reads.row(conn, BudgetChangeRequestRow, pk)))

@@ -89,25 +89,17 @@ class Context:
     _ended: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.read)
+        self.forget()
 
-    @asynccontextmanager
-    async def use_session(self) -> AsyncIterator[AsyncSession]:
-        """The request's one session, for one user at a time (inside transact: its transaction).
-        The ORM's reads use it (record reads go through read()); writes go through transact,
-        which holds it for the whole unit."""
-        if _TRANSACTING.get() is self:
-            yield self.session
-            return
-        async with self._lock:
-            if self._ended:
-                raise RequestOver("this request is over: its connection is no longer its own")
-            yield self.session
+    def forget(self) -> None:
+        """Fresh DataLoaders: the next read of anything goes to the database."""
+        self.loaders = Loaders(self.read)
 
     @asynccontextmanager
     async def driver(self) -> AsyncIterator[Any]:
         """The request's asyncpg connection itself, for the plain-SQL reads of db/reads.py:
-        the same connection and transaction as the session, without the ORM."""
+        the same connection and transaction as the session, without the ORM. Reads use it
+        through read(); writes hold the session through transact, for the whole unit."""
         if _TRANSACTING.get() is self:
             connection, driver = await driver_of(self.session)
             async with guarded(connection):
@@ -159,7 +151,7 @@ class Context:
         await self._settle_reads()
         async with self._lock:
             await self.session.close()
-            self.loaders = Loaders(self.read)
+            self.forget()
             self._driver = None
 
     async def transact(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -204,7 +196,7 @@ class Context:
                 # Triggers moved totals behind the ORM's back and loaders cached rows:
                 # everything read before this write is stale now.
                 self.session.expunge_all()
-                self.loaders = Loaders(self.read)
+                self.forget()
                 self._driver = None  # the transaction gave its connection back
             return result
         raise AssertionError("unreachable")

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from operator import itemgetter
+from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from db import reads
+from db.models import Base
+from db.reads import Record
 from resolvers.errors import InvalidInput
 
 T = TypeVar("T")
-# The request's session, for one user at a time (Context.use_session).
-Reader = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+class Read(Protocol):
+    """The request's reads (Context.read): `read(query)` runs `query(asyncpg connection)`."""
+
+    async def __call__(self, query: Callable[[Any], Awaitable[T]]) -> T: ...
+
 
 MAX_PAGE_SIZE = 100
 
@@ -62,22 +67,16 @@ def check_first(first: int) -> None:
         raise InvalidInput(f"first must be between 0 and {MAX_PAGE_SIZE}", "first")
 
 
-async def paginate(read: Reader, stmt: Select[Any], id_column: Any, first: int, after: str | None) -> Page[Any]:
-    """`stmt` selects the rows (ORM entities) of the whole connection; pages go by descending id."""
+async def paginate(read: Read, model: type[Base], where: reads.Where, first: int, after: str | None) -> Page[Record]:
+    """A page of the rows of `model` that `where` selects (db/reads.py), newest (highest id) first."""
 
-    async def fetch(before: int | None, limit: int) -> list[Any]:
-        page_stmt = stmt.order_by(id_column.desc()).limit(limit)
-        if before is not None:
-            page_stmt = page_stmt.where(id_column < before)
-        async with read() as session:
-            return list((await session.scalars(page_stmt)).unique())
+    async def fetch(before: int | None, limit: int) -> list[Record]:
+        return await read(lambda conn: reads.rows(conn, model, where, before=before, limit=limit))
 
     async def count() -> int:
-        async with read() as session:
-            total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-        return int(total or 0)
+        return await read(lambda conn: reads.count(conn, model, where))
 
-    return await paginate_with(fetch, count, first, after, pk=lambda row: row.id)
+    return await paginate_with(fetch, count, first, after, pk=itemgetter("id"))
 
 
 async def paginate_with(
@@ -87,8 +86,8 @@ async def paginate_with(
     after: str | None,
     pk: Callable[[T], int],
 ) -> Page[T]:
-    """A page newest first: `fetch(before_id, limit)` reads the rows (ORM entities or plain-SQL
-    records) with an id below `before_id`; `pk` gives a row's id for its cursor."""
+    """A page newest first: `fetch(before_id, limit)` reads the records with an id below
+    `before_id`; `pk` gives a record's id for its cursor."""
     check_first(first)
     rows = await fetch(decode_cursor(after) if after is not None else None, first + 1)
     items = rows[:first]

@@ -18,7 +18,9 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from db import reads
 from db.models import CampaignRow, SpendDayRow, SpendReportRow
+from db.reads import Record
 from resolvers import activity, validation
 from resolvers.access import get_for_write, require_delivery, visible
 from resolvers.budget_sources import today
@@ -131,25 +133,20 @@ async def check_schedule_keeps_spend(
 # --- reads ---------------------------------------------------------------------------------
 
 
-async def days_of_campaign(ctx: Context, campaign_id: int, first: int, after: str | None) -> Page[SpendDayRow]:
+async def days_of_campaign(ctx: Context, campaign_id: int, first: int, after: str | None) -> Page[Record]:
     """Campaign.spend: the daily records, newest day first (the cursor is the day)."""
-    where = SpendDayRow.campaign_id == campaign_id
+    where = {"campaign_id": campaign_id}
 
-    async def fetch(before: int | None, limit: int) -> list[SpendDayRow]:
-        stmt = select(SpendDayRow).where(where)
-        if before is not None:
-            # A cursor holds a day's ordinal; clamp one from elsewhere into date's range.
-            stmt = stmt.where(SpendDayRow.day < date.fromordinal(min(max(before, 1), date.max.toordinal())))
-        async with ctx.use_session() as session:
-            return list(await session.scalars(stmt.order_by(SpendDayRow.day.desc()).limit(limit)))
+    async def fetch(before: int | None, limit: int) -> list[Record]:
+        # A cursor holds a day's ordinal; clamp one from elsewhere into date's range.
+        day = None if before is None else date.fromordinal(min(max(before, 1), date.max.toordinal()))
+        return await ctx.read(lambda conn: reads.rows(conn, SpendDayRow, where, key="day", before=day, limit=limit))
 
     async def count() -> int:
-        async with ctx.use_session() as session:
-            return int(await session.scalar(select(func.count()).where(where)) or 0)
+        return await ctx.read(lambda conn: reads.count(conn, SpendDayRow, where))
 
-    return await paginate_with(fetch, count, first, after, pk=lambda row: row.day.toordinal())
+    return await paginate_with(fetch, count, first, after, pk=lambda row: row["day"].toordinal())
 
 
-async def get_visible(ctx: Context, pk: int) -> SpendDayRow | None:
-    async with ctx.use_session() as session:
-        return visible(ctx.principal, await session.get(SpendDayRow, pk))
+async def get_visible(ctx: Context, pk: int) -> Record | None:
+    return visible(ctx.principal, await ctx.read(lambda conn: reads.row(conn, SpendDayRow, pk)))

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import reads
-from db.models import BudgetAlertRow
+from db.models import BudgetAlertRow, CampaignRow
 from db.session import driver_of, guarded
 from resolvers import accounts, budget_sources, ids
 from resolvers.access import visible
@@ -99,19 +98,22 @@ async def _rows(ctx: Context, events: EventSource, account_id: int, type_names: 
                 await ctx.release()
 
 
+_BY_IDS: dict[str, Callable[[Any, list[int]], Awaitable[list[Any]]]] = {
+    "Order": reads.orders,
+    "PurchaseOrder": reads.purchase_orders,
+    "Campaign": reads.campaigns,
+}
+
+
 async def _read(event: Event, session: AsyncSession) -> Any:
-    """What an event names, as it is now (None if it is gone): a source's or a campaign's record
-    (db/reads.py), an alert's row."""
-    if event.type_name == "BudgetAlert":
-        return await session.get(BudgetAlertRow, event.pk)
-    read = {"Order": reads.orders, "PurchaseOrder": reads.purchase_orders, "Campaign": reads.campaigns}.get(
-        event.type_name
-    )
-    if read is None:
+    """What an event names, as it is now (None if it is gone): its record (db/reads.py)."""
+    if event.type_name not in _BY_IDS and event.type_name != "BudgetAlert":
         return None
     connection, driver = await driver_of(session)
     async with guarded(connection):
-        found = await read(driver, [event.pk])
+        if event.type_name == "BudgetAlert":
+            return await reads.row(driver, BudgetAlertRow, event.pk)
+        found = await _BY_IDS[event.type_name](driver, [event.pk])
     return found[0] if found else None
 
 
@@ -123,19 +125,20 @@ async def _current(ctx: Context, account_id: int, type_names: frozenset[str], se
         for po in await budget_sources.purchase_orders_of_account(ctx, account_id):
             yield po
         return
+    model = CampaignRow if type_names == CAMPAIGNS else BudgetAlertRow
     after = seen_alert if type_names == ALERTS else 0
     while True:
-        batch: list[Any]
-        if type_names == CAMPAIGNS:
-            batch = await ctx.read(
-                partial(reads.campaigns_of_account_after, account_id=account_id, after=after, limit=RESYNC_BATCH)
+        batch = await ctx.read(
+            partial(
+                reads.rows,
+                model=model,
+                where={"account_id": account_id},
+                newest_first=False,
+                after=after,
+                limit=RESYNC_BATCH,
             )
-            after = batch[-1]["id"] if batch else after
-        else:
-            stmt = select(BudgetAlertRow).where(BudgetAlertRow.account_id == account_id, BudgetAlertRow.id > after)
-            async with ctx.use_session() as session:
-                batch = list(await session.scalars(stmt.order_by(BudgetAlertRow.id).limit(RESYNC_BATCH)))
-            after = batch[-1].id if batch else after
+        )
+        after = batch[-1]["id"] if batch else after
         for row in batch:
             yield row
         if len(batch) < RESYNC_BATCH:
@@ -143,6 +146,5 @@ async def _current(ctx: Context, account_id: int, type_names: frozenset[str], se
 
 
 async def _last_alert(ctx: Context, account_id: int) -> int:
-    stmt = select(BudgetAlertRow.id).where(BudgetAlertRow.account_id == account_id)
-    async with ctx.use_session() as session:
-        return int(await session.scalar(stmt.order_by(BudgetAlertRow.id.desc()).limit(1)) or 0)
+    newest = await ctx.read(lambda conn: reads.rows(conn, BudgetAlertRow, {"account_id": account_id}, limit=1))
+    return int(newest[0]["id"]) if newest else 0

@@ -131,7 +131,7 @@ class Account(Node, FromRecord):
         ] = None,
     ) -> Connection[BudgetAlertRef]:
         page = await alerts.of_account(info.context, self.record["id"], page_size(first, 20), after, acknowledged)
-        return Connection.of(page, alerts_types.BudgetAlert.from_row)
+        return Connection.of(page, alerts_types.BudgetAlert.from_record)
 
     @strawberry.field(description="Its change requests (R19), newest first; first is at most 100.")
     async def change_requests(
@@ -147,7 +147,7 @@ class Account(Node, FromRecord):
         page = await change_requests.of_account(
             info.context, self.record["id"], page_size(first, 20), after, status.value if status else None
         )
-        return Connection.of(page, change_requests_types.BudgetChangeRequest.from_row)
+        return Connection.of(page, change_requests_types.BudgetChangeRequest.from_record)
 
     @strawberry.field(
         description="The trace of every change (R20), newest first; first is at most 100. Every role of the account "
@@ -155,7 +155,7 @@ class Account(Node, FromRecord):
     )
     async def activity(self, info: Info, first: PageSize = 50, after: After = None) -> Connection[ActivityEntryRef]:
         page = await activity.of_account(info.context, self.record["id"], page_size(first, 50), after)
-        return Connection.of(page, activity_types.ActivityEntry.from_row)
+        return Connection.of(page, activity_types.ActivityEntry.from_record)
 
 
 async def account_of(info: Info, account_id: int) -> Account:

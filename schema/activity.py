@@ -6,12 +6,12 @@ lazily (strawberry.lazy), so these modules may refer to each other."""
 from __future__ import annotations
 
 from datetime import datetime
+from operator import itemgetter
 
 import strawberry
 
-from db.models import ActivityRow
-from resolvers import ids
-from schema.common import Node
+from db.reads import Record
+from schema.common import FromRecord, Node, id_of
 
 
 @strawberry.type(description="One field a change changed, with its values as the API writes them (null: none).")
@@ -22,8 +22,8 @@ class FieldChange:
 
 
 @strawberry.type(description="One entry of the trace (R20): a successful mutation, a spend report or a sweeper action.")
-class ActivityEntry(Node):
-    row: strawberry.Private[ActivityRow]
+class ActivityEntry(Node, FromRecord):
+    record: strawberry.Private[Record]
     at: datetime = strawberry.field(description="When it happened (UTC): the start of its transaction.")
     actor: str = strawberry.field(description='The key that did it, or "budgetline" for the sweeper.')
     request_id: str | None = strawberry.field(
@@ -38,17 +38,14 @@ class ActivityEntry(Node):
         description="The fields that changed, before and after; never a secret."
     )
 
-    @classmethod
-    def from_row(cls, row: ActivityRow) -> ActivityEntry:
-        return cls(
-            id=strawberry.ID(ids.encode("ActivityEntry", row.id)),
-            row=row,
-            at=row.at,
-            actor=row.actor,
-            request_id=row.request_id,
-            operation=row.operation,
-            subject_id=strawberry.ID(row.subject_id),
-            changes=[
-                FieldChange(field=c["field"] or "", before=c.get("before"), after=c.get("after")) for c in row.changes
-            ],
-        )
+    VALUES = {
+        "id": id_of("ActivityEntry"),
+        "at": itemgetter("at"),
+        "actor": itemgetter("actor"),
+        "request_id": itemgetter("request_id"),
+        "operation": itemgetter("operation"),
+        "subject_id": lambda r: strawberry.ID(r["subject_id"]),
+        "changes": lambda r: [
+            FieldChange(field=c["field"] or "", before=c.get("before"), after=c.get("after")) for c in r["changes"]
+        ],
+    }

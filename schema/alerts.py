@@ -7,15 +7,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 
+from db import reads
 from db.models import BudgetAlertRow
-from resolvers import alerts, budget_sources, ids
+from db.reads import Record
+from resolvers import alerts, budget_sources
 from schema import budget_sources as budget_sources_types
 from schema import campaigns as campaigns_types
-from schema.common import Info, Node, must, related
+from schema.common import FromRecord, Info, Node, id_of, must, related
 from schema.enums import AlertKind
 
 if TYPE_CHECKING:
@@ -28,8 +31,8 @@ CampaignRef = Annotated["Campaign", strawberry.lazy("schema.campaigns")]
 
 
 @strawberry.type(description="A budget alert (R15, R16): raised in the transaction that caused it.")
-class BudgetAlert(Node):
-    row: strawberry.Private[BudgetAlertRow]
+class BudgetAlert(Node, FromRecord):
+    record: strawberry.Private[Record]
     kind: AlertKind = strawberry.field(description="What happened.")
     threshold: int | None = strawberry.field(
         description="The percentage crossed, for ALLOCATION_THRESHOLD and SPEND_THRESHOLD; null otherwise."
@@ -42,32 +45,34 @@ class BudgetAlert(Node):
     acknowledged_at: datetime | None = strawberry.field(description="When acknowledgeAlert marked it; null until then.")
     acknowledged_by: str | None = strawberry.field(description="The key that acknowledged it; null until then.")
 
+    VALUES = {
+        "id": id_of("BudgetAlert"),
+        "kind": lambda r: AlertKind(r["kind"]),
+        "threshold": itemgetter("threshold"),
+        "amount": itemgetter("amount"),
+        "raised_at": itemgetter("raised_at"),
+        "acknowledged_at": itemgetter("acknowledged_at"),
+        "acknowledged_by": itemgetter("acknowledged_by"),
+    }
+
     @classmethod
     def from_row(cls, row: BudgetAlertRow) -> BudgetAlert:
-        return cls(
-            id=strawberry.ID(ids.encode("BudgetAlert", row.id)),
-            row=row,
-            kind=AlertKind(row.kind),
-            threshold=row.threshold,
-            amount=row.amount,
-            raised_at=row.raised_at,
-            acknowledged_at=row.acknowledged_at,
-            acknowledged_by=row.acknowledged_by,
-        )
+        return cls.from_record(reads.record_of(row))
 
     @strawberry.field(description="The source it is about (for a PO's change that crossed on its order: the order).")
     async def budget_source(self, info: Info) -> BudgetSourceRef:
-        return await budget_sources_types.source_named(info, self.row.order_id, self.row.purchase_order_id)
+        return await budget_sources_types.source_named(info, self.record["order_id"], self.record["purchase_order_id"])
 
     @strawberry.field(description="The campaign whose change raised it; null for EXPIRING_UNUSED_BUDGET.")
     def campaign(self, info: Info) -> CampaignRef | None:
         return cast(
             "Campaign | None",
-            related(info.context.loaders.campaign, self.row.campaign_id, campaigns_types.Campaign.from_record),
+            related(info.context.loaders.campaign, self.record["campaign_id"], campaigns_types.Campaign.from_record),
         )
 
     @strawberry.field(description="What happened, in a sentence naming the source.")
     async def message(self, info: Info) -> str:
         return alerts.message(
-            self.row, must(await budget_sources.load(info.context, self.row.order_id, self.row.purchase_order_id))
+            self.record,
+            must(await budget_sources.load(info.context, self.record["order_id"], self.record["purchase_order_id"])),
         )

@@ -6,14 +6,16 @@ lazily (strawberry.lazy), so these modules may refer to each other."""
 from __future__ import annotations
 
 from datetime import datetime
+from operator import itemgetter
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from db import reads
 from db.models import ApiKeyRow
-from resolvers import ids
+from db.reads import Record
 from schema import accounts as accounts_types
-from schema.common import Info, Node
+from schema.common import FromRecord, Info, Node, id_of
 from schema.enums import Role
 
 if TYPE_CHECKING:
@@ -24,29 +26,30 @@ AccountRef = Annotated["Account", strawberry.lazy("schema.accounts")]
 
 
 @strawberry.type(description="An API key, seen by the account team only; its secret is shown once, on issue.")
-class ApiKey(Node):
-    row: strawberry.Private[ApiKeyRow]
+class ApiKey(Node, FromRecord):
+    record: strawberry.Private[Record]
     name: str = strawberry.field(description="Its name; ledgers name the key by it (actor, reportedBy).")
     role: Role = strawberry.field(description="What it may do.")
     secret: str | None = strawberry.field(description="Shown once, in the issueApiKey result; null afterwards.")
     created_at: datetime = strawberry.field(description="When it was issued (UTC).")
     revoked_at: datetime | None = strawberry.field(description="When it was revoked (UTC); null while it works.")
 
+    VALUES = {
+        "id": id_of("ApiKey"),
+        "name": itemgetter("name"),
+        "role": lambda r: Role(r["role"]),
+        "secret": lambda r: r.get("secret"),  # not a column: set only on the record issueApiKey answers with
+        "created_at": itemgetter("created_at"),
+        "revoked_at": itemgetter("revoked_at"),
+    }
+
     @classmethod
     def from_row(cls, row: ApiKeyRow, secret: str | None = None) -> ApiKey:
-        return cls(
-            id=strawberry.ID(ids.encode("ApiKey", row.id)),
-            row=row,
-            name=row.name,
-            role=Role(row.role),
-            secret=secret,
-            created_at=row.created_at,
-            revoked_at=row.revoked_at,
-        )
+        return cls.from_record({**reads.record_of(row), "secret": secret})
 
     @strawberry.field(description="The account it belongs to; null for ACCOUNT_TEAM and DELIVERY keys.")
     async def account(self, info: Info) -> AccountRef | None:
-        if self.row.account_id is None:
+        if self.record["account_id"] is None:
             return None
-        found = await info.context.loaders.account.load(self.row.account_id)
+        found = await info.context.loaders.account.load(self.record["account_id"])
         return accounts_types.Account.from_record(found) if found else None

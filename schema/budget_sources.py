@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Self, cast
 import strawberry
 
 from db import reads
-from db.models import AmendmentRow, OrderRow, PurchaseOrderRow
+from db.models import OrderRow, PurchaseOrderRow
 from db.reads import Record
 from resolvers import budget_sources, campaigns, change_requests
 from schema import accounts as accounts_types
@@ -112,14 +112,14 @@ class BudgetSource:
     @strawberry.field(description="The allocation ledger, newest first (for an order: with its POs' entries).")
     async def allocations(self, info: Info, first: PageSize = 50, after: After = None) -> Connection[AllocationRef]:
         page = await campaigns.allocations_of_source(info.context, self.record, page_size(first, 50), after)
-        return Connection.of(page, campaigns_types.Allocation.from_row)
+        return Connection.of(page, campaigns_types.Allocation.from_record)
 
     @strawberry.field(
         description="Every change of its amount or end date by the account team (R18), oldest first: a PO's own; an "
         "order's own, its term included."
     )
     async def amendments(self, info: Info) -> list[Amendment]:
-        return [Amendment.from_row(r) for r in await budget_sources.amendments_of(info.context, self.record)]
+        return [Amendment.from_record(r) for r in await budget_sources.amendments_of(info.context, self.record)]
 
     @strawberry.field(
         description="Change requests about it (R19), newest first, at most 100 (an order's include its POs')."
@@ -133,7 +133,7 @@ class BudgetSource:
         ] = None,
     ) -> list[BudgetChangeRequestRef]:
         rows = await change_requests.of_source(info.context, self.record, status.value if status else None)
-        return [change_requests_types.BudgetChangeRequest.from_row(r) for r in rows]
+        return [change_requests_types.BudgetChangeRequest.from_record(r) for r in rows]
 
 
 SOURCE_VALUES: Values = {
@@ -212,7 +212,8 @@ def source_from_row(row: OrderRow | PurchaseOrderRow) -> Order | PurchaseOrder:
 
 
 @strawberry.type(description="One change of a source's amount or end date by the account team (R18).")
-class Amendment:
+class Amendment(FromRecord):
+    record: strawberry.Private[Record]
     at: datetime = strawberry.field(description="When it was made (UTC).")
     actor: str = strawberry.field(description="The account team's key that made it.")
     amount_before: Decimal = strawberry.field(description="The source's amount before.")
@@ -221,14 +222,12 @@ class Amendment:
     end_date_after: date = strawberry.field(description="The term's end after.")
     note: str = strawberry.field(description="Why (a change request's amendment names the request).")
 
-    @classmethod
-    def from_row(cls, row: AmendmentRow) -> Amendment:
-        return cls(
-            at=row.created_at,
-            actor=row.actor,
-            amount_before=row.amount_before,
-            amount_after=row.amount_after,
-            end_date_before=row.end_date_before,
-            end_date_after=row.end_date_after,
-            note=row.note,
-        )
+    VALUES = {
+        "at": itemgetter("created_at"),
+        "actor": itemgetter("actor"),
+        "amount_before": itemgetter("amount_before"),
+        "amount_after": itemgetter("amount_after"),
+        "end_date_before": itemgetter("end_date_before"),
+        "end_date_after": itemgetter("end_date_after"),
+        "note": itemgetter("note"),
+    }

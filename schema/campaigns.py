@@ -15,9 +15,9 @@ import strawberry
 from strawberry.types.nodes import FragmentSpread, InlineFragment
 
 from db import reads
-from db.models import AllocationRow, CampaignRow, SpendDayRow
+from db.models import CampaignRow
 from db.reads import Record
-from resolvers import campaigns, ids, spend
+from resolvers import campaigns, spend
 from resolvers.pagination import Page
 from schema import accounts as accounts_types
 from schema import audiences as audiences_types
@@ -124,7 +124,7 @@ class Campaign(Node, FromRecord):
     @strawberry.field(description="Daily spend records, newest day first; first is at most 100.")
     async def spend(self, info: Info, first: PageSize = 31, after: After = None) -> SpendConnection:
         page = await spend.days_of_campaign(info.context, self.record["id"], page_size(first, 31), after)
-        return SpendConnection.of(page, SpendRecord.from_row)
+        return SpendConnection.of(page, SpendRecord.from_record)
 
     # These return the object at once when a list field prefetched it (campaigns.prefetch),
     # else an awaitable that loads it: graphql-core awaits whatever is awaitable.
@@ -169,8 +169,8 @@ class Campaign(Node, FromRecord):
 
 
 @strawberry.type(description="One entry of the append-only allocation ledger (R10).")
-class Allocation(Node):
-    row: strawberry.Private[AllocationRow]
+class Allocation(Node, FromRecord):
+    record: strawberry.Private[Record]
     delta: Decimal = strawberry.field(
         description="The change to allocatedAmount: positive on publish and budget increase, negative on budget "
         "decrease and release."
@@ -183,46 +183,40 @@ class Allocation(Node):
     )
     at: datetime = strawberry.field(description="When it was recorded (UTC).")
 
-    @classmethod
-    def from_row(cls, row: AllocationRow) -> Allocation:
-        return cls(
-            id=strawberry.ID(ids.encode("Allocation", row.id)),
-            row=row,
-            delta=row.delta,
-            reason=row.reason,
-            actor=row.actor,
-            at=row.created_at,
-        )
+    VALUES = {
+        "id": id_of("Allocation"),
+        "delta": itemgetter("delta"),
+        "reason": itemgetter("reason"),
+        "actor": itemgetter("actor"),
+        "at": itemgetter("created_at"),
+    }
 
     @strawberry.field(description="The campaign whose allocation changed.")
     async def campaign(self, info: Info) -> Campaign:
-        return Campaign.from_record(must(await info.context.loaders.campaign.load(self.row.campaign_id)))
+        return Campaign.from_record(must(await info.context.loaders.campaign.load(self.record["campaign_id"])))
 
 
 @strawberry.type(description="A campaign's spend on one UTC day: the figure of the day's latest report (R11).")
-class SpendRecord(Node):
-    row: strawberry.Private[SpendDayRow]
+class SpendRecord(Node, FromRecord):
+    record: strawberry.Private[Record]
     day: date = strawberry.field(name="date", description="The UTC day.")
     amount: Decimal = strawberry.field(description="What the campaign spent that day: the figure of the latest report.")
     reported_by: str = strawberry.field(description="The API key whose report set this figure.")
     reported_at: datetime = strawberry.field(description="When the report that set this figure arrived (UTC).")
     restatements: int = strawberry.field(description="How many later reports changed the day's figure.")
 
-    @classmethod
-    def from_row(cls, row: SpendDayRow) -> SpendRecord:
-        return cls(
-            id=strawberry.ID(ids.encode("SpendRecord", row.id)),
-            row=row,
-            day=row.day,
-            amount=row.amount,
-            reported_by=row.reported_by,
-            reported_at=row.reported_at,
-            restatements=row.restatements,
-        )
+    VALUES = {
+        "id": id_of("SpendRecord"),
+        "day": itemgetter("day"),
+        "amount": itemgetter("amount"),
+        "reported_by": itemgetter("reported_by"),
+        "reported_at": itemgetter("reported_at"),
+        "restatements": itemgetter("restatements"),
+    }
 
     @strawberry.field(description="The campaign that spent it.")
     async def campaign(self, info: Info) -> Campaign:
-        return Campaign.from_record(must(await info.context.loaders.campaign.load(self.row.campaign_id)))
+        return Campaign.from_record(must(await info.context.loaders.campaign.load(self.record["campaign_id"])))
 
 
 @strawberry.type(name="SpendEdge", description="One day of a SpendConnection page, with its cursor.")

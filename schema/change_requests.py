@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from db import reads
 from db.models import BudgetChangeRequestRow
-from resolvers import ids
+from db.reads import Record
 from schema import budget_sources as budget_sources_types
-from schema.common import Info, Node
+from schema.common import FromRecord, Info, Node, id_of
 from schema.enums import BudgetChangeRequestStatus
 
 if TYPE_CHECKING:
@@ -27,8 +29,8 @@ PurchaseOrderRef = Annotated["PurchaseOrder", strawberry.lazy("schema.budget_sou
 
 
 @strawberry.type(description="A customer's request to the account team for a new amount and/or end date (R19).")
-class BudgetChangeRequest(Node):
-    row: strawberry.Private[BudgetChangeRequestRow]
+class BudgetChangeRequest(Node, FromRecord):
+    record: strawberry.Private[Record]
     status: BudgetChangeRequestStatus = strawberry.field(description="PENDING until decided or withdrawn, once.")
     amount: Decimal | None = strawberry.field(description="The requested new total amount; null: unchanged.")
     end_date: date | None = strawberry.field(
@@ -41,22 +43,23 @@ class BudgetChangeRequest(Node):
     decided_at: datetime | None = strawberry.field(description="When it was decided or withdrawn (UTC).")
     decision_note: str | None = strawberry.field(description="The account team's note on its decision, if any.")
 
+    VALUES = {
+        "id": id_of("BudgetChangeRequest"),
+        "status": lambda r: BudgetChangeRequestStatus(r["status"]),
+        "amount": itemgetter("amount"),
+        "end_date": itemgetter("end_date"),
+        "note": itemgetter("note"),
+        "requested_by": itemgetter("requested_by"),
+        "requested_at": itemgetter("requested_at"),
+        "decided_by": itemgetter("decided_by"),
+        "decided_at": itemgetter("decided_at"),
+        "decision_note": itemgetter("decision_note"),
+    }
+
     @classmethod
     def from_row(cls, row: BudgetChangeRequestRow) -> BudgetChangeRequest:
-        return cls(
-            id=strawberry.ID(ids.encode("BudgetChangeRequest", row.id)),
-            row=row,
-            status=BudgetChangeRequestStatus(row.status),
-            amount=row.amount,
-            end_date=row.end_date,
-            note=row.note,
-            requested_by=row.requested_by,
-            requested_at=row.requested_at,
-            decided_by=row.decided_by,
-            decided_at=row.decided_at,
-            decision_note=row.decision_note,
-        )
+        return cls.from_record(reads.record_of(row))
 
     @strawberry.field(description="The Order or PurchaseOrder it is about.")
     async def budget_source(self, info: Info) -> BudgetSourceRef:
-        return await budget_sources_types.source_named(info, self.row.order_id, self.row.purchase_order_id)
+        return await budget_sources_types.source_named(info, self.record["order_id"], self.record["purchase_order_id"])

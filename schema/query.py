@@ -22,12 +22,12 @@ _NODE_TYPES = {
     "PurchaseOrder": PurchaseOrder.from_record,
     "Audience": Audience.from_record,
     "Campaign": Campaign.from_record,
-    "ApiKey": ApiKey.from_row,
-    "SpendRecord": SpendRecord.from_row,
-    "Allocation": Allocation.from_row,
-    "BudgetAlert": BudgetAlert.from_row,
-    "BudgetChangeRequest": BudgetChangeRequest.from_row,
-    "ActivityEntry": ActivityEntry.from_row,
+    "ApiKey": ApiKey.from_record,
+    "SpendRecord": SpendRecord.from_record,
+    "Allocation": Allocation.from_record,
+    "BudgetAlert": BudgetAlert.from_record,
+    "BudgetChangeRequest": BudgetChangeRequest.from_record,
+    "ActivityEntry": ActivityEntry.from_record,
 }
 
 
@@ -41,7 +41,7 @@ class Query:
         if found is None:
             return None
         type_name, row = found
-        return _NODE_TYPES[type_name](row)  # type: ignore[no-any-return, operator]
+        return _NODE_TYPES[type_name](row)
 
     @strawberry.field(description="The API key making this request: its name, role and account.")
     def viewer(self, info: Info) -> Viewer:

@@ -52,4 +52,4 @@ class Subscription:
     @strawberry.subscription(description="Each alert raised on the account (R15, R16), once it has committed.")
     async def alert_raised(self, info: Info, account_id: AccountId) -> AsyncGenerator[BudgetAlert, None]:
         rows = await subscriptions.watch(info.context, account_id, subscriptions.ALERTS)
-        return _converted(rows, BudgetAlert.from_row)
+        return _converted(rows, BudgetAlert.from_record)

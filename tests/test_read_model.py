@@ -5,6 +5,7 @@ status in it, so the two can never drift: a mutation's answer is the answer a re
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import asyncpg
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from db import reads
 from db.models import AccountRow, AudienceRow, CampaignRow, OrderRow, PurchaseOrderRow
 from db.session import async_url
-from tests.helpers import Api
+from tests.helpers import TODAY, Api
 
 
 async def every_row(database_url: str) -> dict[type, list[Any]]:
@@ -23,23 +24,36 @@ async def every_row(database_url: str) -> dict[type, list[Any]]:
         async with AsyncSession(engine) as session:
             return {
                 model: list((await session.scalars(select(model).order_by(model.id))).unique())  # type: ignore[attr-defined]
-                for model in (AccountRow, AudienceRow, CampaignRow, OrderRow, PurchaseOrderRow)
+                for model in (AccountRow, AudienceRow, OrderRow, PurchaseOrderRow, *reads.TABLES)
             }
     finally:
         await engine.dispose()
 
 
 async def test_a_written_row_is_the_record_a_read_returns(api: Api, db: asyncpg.Connection, database_url: str) -> None:
-    await api.varied_worlds()
+    world, _ = await api.varied_worlds()
+    # Spend, an alert, an amendment and a change request: a row in every table.
+    delivery = await api.issue_key("DELIVERY", None, "ads")
+    campaign = await world.published("18000.00")  # 96 % allocated: an ALLOCATION_THRESHOLD alert
+    await api.mutate("reportSpend", {"campaignId": campaign, "date": TODAY.isoformat(), "amount": "5.00"}, delivery)
+    amend = {"purchaseOrderId": world.po, "amount": "21000.00", "note": "more"}
+    assert (await api.mutate("amendPurchaseOrder", amend, select="... on PurchaseOrder { id }"))["id"]
+    change = {"budgetSourceId": world.po, "amount": "25000.00", "note": "please"}
+    assert await api.mutate("requestBudgetChange", change, world.manager, select="... on BudgetChangeRequest { id }")
 
     rows = await every_row(database_url)
+    # JSON decoded as SQLAlchemy's asyncpg dialect decodes it on every connection of the app.
+    await db.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
     plain = {
         AccountRow: await reads.accounts(db, None),
         AudienceRow: await reads.audiences(db, [r.id for r in rows[AudienceRow]]),
-        CampaignRow: await reads.campaigns(db, [r.id for r in rows[CampaignRow]]),
         OrderRow: await reads.orders(db, [r.id for r in rows[OrderRow]]),
         PurchaseOrderRow: await reads.purchase_orders(db, [r.id for r in rows[PurchaseOrderRow]]),
+        **{model: await reads.rows(db, model, {}) for model in reads.TABLES},
     }
+    for model in reads.TABLES:  # one by id reads the same record
+        first = rows[model][0]
+        assert await reads.row(db, model, first.id) == next(r for r in plain[model] if r["id"] == first.id)
     for model, written in rows.items():
         assert written, model  # the world has rows of every kind
         adapt = reads.source_record if model in (OrderRow, PurchaseOrderRow) else reads.record_of
@@ -79,12 +93,29 @@ def test_values_are_the_stored_fields_of_each_type() -> None:
     from strawberry.types import get_object_definition
 
     from schema.accounts import Account
+    from schema.activity import ActivityEntry
+    from schema.alerts import BudgetAlert
+    from schema.api_keys import ApiKey
     from schema.audiences import Audience
-    from schema.budget_sources import Order, PurchaseOrder
-    from schema.campaigns import Campaign
+    from schema.budget_sources import Amendment, Order, PurchaseOrder
+    from schema.campaigns import Allocation, Campaign, SpendRecord
+    from schema.change_requests import BudgetChangeRequest
     from schema.common import FromRecord
 
-    for type_ in (Account, Audience, Order, PurchaseOrder, Campaign):
+    for type_ in (
+        Account,
+        Audience,
+        Order,
+        PurchaseOrder,
+        Campaign,
+        Allocation,
+        SpendRecord,
+        BudgetAlert,
+        BudgetChangeRequest,
+        Amendment,
+        ActivityEntry,
+        ApiKey,
+    ):
         assert issubclass(type_, FromRecord)
         definition = get_object_definition(type_, strict=True)
         stored = {f.python_name for f in definition.fields if f.base_resolver is None} - {"record"}

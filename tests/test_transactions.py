@@ -78,15 +78,14 @@ async def test_reads_and_loaders_inside_a_transaction_use_it_instead_of_waiting_
         async def work(session: AsyncSession) -> tuple[Any, ...]:
             pk = await session.scalar(text("INSERT INTO accounts (name) VALUES ('inside') RETURNING id"))
             loaded = await ctx.loaders.account.load(int(pk or 0))  # a batch task of its own
-            async with ctx.use_session() as same:
-                counted = await same.scalar(text("SELECT count(*) FROM accounts"))
+            counted = await ctx.read(lambda conn: conn.fetchval("SELECT count(*) FROM accounts"))
             async with ctx.driver() as driver:
                 named = await driver.fetchval("SELECT name FROM accounts WHERE id = $1", pk)
             return loaded["name"] if loaded else None, counted, named
 
         assert await asyncio.wait_for(ctx.transact(work), 10) == ("inside", 1, "inside")
-        async with ctx.use_session() as after:  # and the lock is free again afterwards
-            assert await after.scalar(text("SELECT count(*) FROM accounts")) == 1
+        async with ctx.driver() as after:  # and the lock is free again afterwards
+            assert await after.fetchval("SELECT count(*) FROM accounts") == 1
 
 
 async def test_a_read_cut_short_by_a_failing_sibling_does_not_lose_the_connection(
