@@ -1,34 +1,36 @@
-"""Compiled read queries: `account(id:)` answered without graphql-core's field-by-field execution.
+"""Compiled read queries: any query answered without graphql-core's field-by-field execution.
 
 The first time a document arrives it is parsed and validated as the general path does it (the
-same token limit, the specification's rules and the server's own). If the operation is a query
-on `account(id:)` whose fields this module can run, it becomes a tree of small functions,
-cached by document. There is no second description of the read side here:
+same token limit, the specification's rules and the server's own). If it is a query whose
+fields this module can run, it becomes a tree of small functions, cached by document. There is
+no second description of the read side here:
 
 - Values are the Strawberry objects of schema/, built from the read model's records
   (db/reads.py) by the types' own `from_record`, exactly as the general path builds them.
 - A field that Strawberry stores as an attribute is read by its Python name, taken from the
   type's Strawberry definition (`Schema.get_type_by_name`), and serialized by the schema's own
   scalar and enum serializers. A new such field needs no edit here.
-- A field with a resolver runs that same resolver (its `StrawberryResolver`, with the request's
-  context and coerced arguments). It may not wait: a resolver that would read the database
-  hands the whole request to the general path (`Fallback`), unless the read was made ahead for
-  the whole list, which is what `PREFETCHING` does for three fields with the rules of
-  resolvers/ (the drop-down's filter, a campaign page and its prefetch policy).
+- A field with a resolver runs that same resolver (the function its `StrawberryResolver`
+  wraps, with the request's context and coerced arguments). What it returns may be awaitable
+  (a read through the loaders): the object waits for its awaitable fields together, and a list
+  for its items together, as graphql-core does, so the DataLoaders batch the same reads.
+- `PREFETCHING` holds the two fields whose reads are made ahead, with the rules of resolvers/:
+  `account(id:)` reads the account with its sources in one statement (or not at all, for only
+  the key's own campaigns) and `Account.budgetSources` filters those (the drop-down's filter).
 
 Whatever is off that path goes to the general path, which answers it as it always has: a
-document with other root fields or directives, a variable that does not coerce, a bad cursor or
-`first`, a non-null value missing, any failure at all (`Plan.execute`), a field with extensions
-(permission classes) or input-object arguments. Reads only, so nothing has to be
+mutation or subscription, a document with directives, a variable that does not coerce, a bad
+cursor or `first`, a non-null value missing, any failure at all (`Plan.execute`), a field with
+extensions (permission classes) or input-object arguments. Reads only, so nothing has to be
 undone first. tests/test_compiled.py and tests/test_compiled_differential.py hold both paths to
-byte-identical responses.
+byte-identical responses; tests/test_compiled_coverage.py to covering every field of Query.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
 from operator import attrgetter
 from typing import Any, cast
 
@@ -60,16 +62,16 @@ from strawberry.schema.base import BaseSchema
 from strawberry.types import ExecutionResult
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
+from strawberry.types.nodes import Selection, convert_selections
 
 from budgetline.limits import BoundedCache, Documents, document_weight
 from budgetline.observability import operation_label
 from db.reads import Record
-from resolvers import accounts, budget_sources, campaigns, ids
+from resolvers import accounts, budget_sources, ids
 from resolvers.context import Context
 from schema.accounts import Account
 from schema.budget_sources import source_from_record
-from schema.campaigns import Campaign
-from schema.common import Connection, FromRecord, Values
+from schema.common import FromRecord, Values
 
 
 class Fallback(Exception):  # a signal, not a failure
@@ -82,50 +84,92 @@ class Unsupported(Exception):
 
 @dataclass
 class Run:
-    """One request's state: its context, its coerced variables, what was read ahead."""
+    """One request's state: its context, its coerced variables, the sources read ahead."""
 
     ctx: Context
     variables: VariableValues
-    account: Record | None = None  # the account of `account(id:)`, for BudgetSource.selectable
-    sources_of_account: list[Record] = field(default_factory=list)
-    totals: dict[int, int] = field(default_factory=dict)  # id(connection) -> its totalCount
-    info: Any = None  # what the resolvers read of `info` (_Info)
-
-    def __post_init__(self) -> None:
-        self.info = _Info(self.ctx)
+    fragments: dict[str, FragmentDefinitionNode]
+    sources: dict[int, list[Record]] = field(default_factory=dict)  # account id -> its sources
 
 
-Field = Callable[[Any, Run], Any]  # (parent object, run) -> the JSON value of the field
-Convert = Callable[[Any, Run], Any]  # (a field's Python value, run) -> its JSON value
+Field = Callable[[Any, Run], Any]  # (parent object, run) -> the field's JSON value, or an awaitable of it
+Convert = Callable[[Any, Run], Any]  # (a field's Python value, run) -> its JSON value, or an awaitable of it
 Fields = list[tuple[str, Field]]
 
 
 class _Info:
-    """What the resolvers of schema/ read from `info`: the request's context. Strawberry
-    has no public way to call a field's resolver outside an execution, so the compiled path
-    calls `StrawberryResolver` with this in place of `strawberry.Info`; a resolver that reads
-    more of `info` fails here and the general path answers (the differential test would show it)."""
+    """What the resolvers of schema/ read from `info`: the request's context and the selection
+    (`selected_fields`, by Strawberry's public `convert_selections`). Strawberry has no public way
+    to call a field's resolver outside an execution, so the compiled path calls the resolver's
+    function with this in place of `strawberry.Info`; a resolver that reads more of `info` fails
+    here and the general path answers (the differential test would show it)."""
 
-    __slots__ = ("context",)
+    __slots__ = ("context", "field_nodes", "fragments", "variable_values")
 
-    def __init__(self, context: Context) -> None:
-        self.context = context
+    def __init__(self, run: Run, nodes: list[FieldNode]) -> None:
+        self.context = run.ctx
+        self.field_nodes = nodes
+        self.fragments = run.fragments  # what convert_selections reads, with variable_values
+        self.variable_values = run.variables
+
+    @property
+    def selected_fields(self) -> list[Selection]:
+        return convert_selections(self, self.field_nodes)  # type: ignore[arg-type]
 
 
-def _build(fields: Fields, value: Any, run: Run) -> dict[str, Any]:
-    return {key: resolve(value, run) for key, resolve in fields}
+def _waits(value: Any) -> bool:
+    return hasattr(type(value), "__await__")  # what inspect.isawaitable asks, without its ABC checks
 
 
-def _now(result: Any) -> Any:
-    """A resolver's value, if it has it now. The resolvers of schema/ return the object
-    itself when the loaders hold it (read ahead for the whole list) and an awaitable that would
-    read it otherwise: that awaitable is closed unstarted and the general path answers."""
-    if not hasattr(type(result), "__await__"):  # what inspect.isawaitable asks, without its ABC checks
-        return result
-    close = getattr(result, "close", None)
-    if close is not None:
-        close()
-    raise Fallback
+async def _all(waiting: list[Any]) -> list[Any]:
+    """Await together, as graphql-core does (so the loaders batch); on a failure, only once all
+    have finished (nothing reads on after the general path has taken over), the first error."""
+    if len(waiting) == 1:
+        return [await waiting[0]]
+    results = await asyncio.gather(*waiting, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
+
+
+def _build(fields: Fields, value: Any, run: Run) -> Any:
+    """An object's JSON: a dict, or an awaitable of it when any of its fields waits."""
+    built: dict[str, Any] = {}
+    waiting: list[str] | None = None
+    for key, resolve in fields:
+        try:
+            built[key] = result = resolve(value, run)
+        except Exception as error:
+            if waiting is None:
+                raise
+            return _fail([built[k] for k in waiting], error)
+        if _waits(result):
+            if waiting is None:
+                waiting = []
+            waiting.append(key)
+    if waiting is None:
+        return built
+    return _settle(built, waiting)
+
+
+async def _fail(started: list[Any], error: Exception) -> Any:
+    """A failure after some fields began to wait: they end first (nothing reads on, or is left
+    unawaited, once the general path has taken over), then the failure."""
+    await asyncio.gather(*started, return_exceptions=True)
+    raise error
+
+
+async def _settle(built: dict[str, Any], waiting: list[str]) -> dict[str, Any]:
+    for key, result in zip(waiting, await _all([built[k] for k in waiting]), strict=True):
+        built[key] = result
+    return built
+
+
+async def _then(awaitable: Any, complete: Convert, run: Run) -> Any:
+    """A resolver's awaited value, completed (which may wait in turn)."""
+    result = complete(await awaitable, run)
+    return await result if _waits(result) else result
 
 
 # --- compiling a document ------------------------------------------------------------------
@@ -135,7 +179,8 @@ def _now(result: Any) -> Any:
 class Plan:
     schema: GraphQLSchema
     variable_definitions: Any
-    root: list[tuple[str, list[FieldNode], Callable[[Run], Awaitable[Any]]]]
+    root: Fields
+    fragments: dict[str, FragmentDefinitionNode]
     label: str
     name: str | None = None  # the operation's own name, for its trace span
 
@@ -143,15 +188,16 @@ class Plan:
         coerced = get_variable_values(self.schema, self.variable_definitions, variables or {})
         if isinstance(coerced, list):
             raise Fallback  # the general path reports the variable errors
-        run = Run(ctx, coerced)
-        data: dict[str, Any] = {}
-        for key, _nodes, resolve in self.root:
-            try:
-                data[key] = await resolve(run)
-            except Exception:
-                # A failure anywhere (a user error, a value that does not serialize, a read that
-                # failed): graphql-core answers, with the error at its own path and its nulls.
-                raise Fallback from None
+        try:
+            data = _build(self.root, None, Run(ctx, coerced, self.fragments))
+            if _waits(data):
+                data = await data
+        except Exception:
+            # A failure anywhere (a user error, a value that does not serialize, a read that
+            # failed): graphql-core answers, with the error at its own path and its nulls, from
+            # a cold start as if it had answered alone (what it reports may depend on timing).
+            ctx.forget()
+            raise Fallback from None
         return ExecutionResult(data=data, errors=None)
 
 
@@ -161,12 +207,11 @@ class Compiler:
     def __init__(self, strawberry_schema: BaseSchema, schema: GraphQLSchema, document: DocumentNode) -> None:
         self.strawberry_schema = strawberry_schema
         self.schema = schema
-        self.uses_selectable = False
         self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
         if any(f.variable_definitions or f.directives for f in self.fragments.values()):
             raise Unsupported
 
-    def collect(self, type_: GraphQLObjectType, nodes: list[FieldNode]) -> dict[str, list[FieldNode]]:
+    def collect(self, type_: GraphQLObjectType, nodes: list[Any]) -> dict[str, list[FieldNode]]:
         """The fields of `type_` the sub-selections of `nodes` ask for, by response key, in order."""
         groups: dict[str, list[FieldNode]] = {}
 
@@ -219,7 +264,18 @@ class Compiler:
             item = self.value(inner.of_type, nodes)
 
             def convert(value: Any, run: Run) -> Any:
-                return [item(v, run) for v in value]
+                items = []
+                for v in value:
+                    try:
+                        items.append(item(v, run))
+                    except Exception as error:
+                        started = [i for i in items if _waits(i)]
+                        if not started:
+                            raise
+                        return _fail(started, error)
+                if any(_waits(i) for i in items):
+                    return _items(items)
+                return items
         elif is_leaf_type(inner):
             convert = _leaf(inner)
         elif isinstance(inner, GraphQLObjectType):
@@ -244,7 +300,7 @@ class Compiler:
 
         return complete
 
-    def object(self, type_: GraphQLObjectType, nodes: list[FieldNode]) -> Fields:
+    def object(self, type_: GraphQLObjectType, nodes: list[Any]) -> Fields:
         """The fields of an object type, each from the Strawberry object of its parent."""
         definition_ = self.definition(type_.name)
         converter = self.strawberry_schema.config.name_converter
@@ -256,16 +312,13 @@ class Compiler:
             if name == "__typename":
                 fields.append((key, _constant(type_.name)))
                 continue
-            definition = type_.fields[name]
-            prefetching = PREFETCHING.get((type_.name, name))
-            if prefetching is not None:
-                fields.append((key, prefetching(self, definition, group)))
-                continue
+            definition = type_.fields.get(name)
             found = strawberry_fields.get(name)
-            if found is None:
-                raise Unsupported
-            self.uses_selectable |= name == "selectable"  # judged against the account read with it
-            fields.append((key, self.field(found, definition, group, values)))
+            if definition is None or found is None:
+                raise Unsupported  # introspection (__schema, __type): graphql-core's own
+            prefetching = PREFETCHING.get((type_.name, name))
+            general = self.field(found, definition, group, values)
+            fields.append((key, general if prefetching is None else prefetching(self, definition, group, general)))
         return fields
 
     def field(self, found: StrawberryField, definition: GraphQLField, group: list[FieldNode], values: Values) -> Field:
@@ -280,180 +333,97 @@ class Compiler:
             return _stored(lambda parent: value_of(parent.record), definition.type, complete)
         if resolver is None:
             return _stored(attrgetter(found.python_name), definition.type, complete)
-        if resolver.is_async:
-            raise Unsupported  # it would read the database as it goes: the general path's way
-        if resolver.self_parameter is None or resolver.root_parameter or resolver.parent_parameter:
+        if resolver.root_parameter or resolver.parent_parameter:
             raise Unsupported  # called here as a method of its type's object, and only so
         if any(isinstance(get_named_type(a.type), GraphQLInputObjectType) for a in definition.args.values()):
             raise Unsupported  # Strawberry builds input objects from their values; graphql-core's way
         info = resolver.info_parameter.name if resolver.info_parameter else None
         converter = self.strawberry_schema.config.name_converter
         names = {converter.get_graphql_name(a): a.python_name for a in resolver.arguments}
-        node = group[0]
         call = cast(Callable[..., Any], resolver.wrapped_func)  # the decorated function (what StrawberryResolver calls)
+        if resolver.self_parameter is None:  # a static resolver (none in schema/ today): called without its parent
+            method = call
+            call = lambda _parent, **kwargs: method(**kwargs)  # noqa: E731
+        node = group[0]
 
         def resolve(parent: Any, run: Run) -> Any:
             kwargs = {names[k]: v for k, v in get_argument_values(definition, node, run.variables).items()}
             if info is not None:
-                kwargs[info] = run.info
-            try:
-                value = _now(call(parent, **kwargs))
-            except Fallback:
-                raise
-            except Exception:
-                raise Fallback from None  # graphql-core reports it, with its path and nulls
+                kwargs[info] = _Info(run, group)
+            value = call(parent, **kwargs)
+            if _waits(value):
+                return _then(value, complete, run)
             return complete(value, run)
 
-        if names or info is None:
-            return resolve
-
-        def resolve_with_info(parent: Any, run: Run) -> Any:  # the common case: (self, info)
-            try:
-                value = _now(call(parent, **{info: run.info}))
-            except Fallback:
-                raise
-            except Exception:
-                raise Fallback from None
-            return complete(value, run)
-
-        return resolve_with_info
+        return resolve
 
 
-# --- the fields whose reads are made ahead, for a whole list -------------------------------
+async def _items(items: list[Any]) -> list[Any]:
+    waiting = [i for i, item in enumerate(items) if _waits(item)]
+    for i, result in zip(waiting, await _all([items[i] for i in waiting]), strict=True):
+        items[i] = result
+    return items
 
 
-def _budget_sources(compiler: Compiler, definition: GraphQLField, group: list[FieldNode]) -> Field:
-    """Account.budgetSources: the sources read with the account in one statement, through the
-    drop-down's own filter (budget_sources.dropdown)."""
+# --- the fields whose reads are made ahead ---------------------------------------------------
+
+
+def _account(compiler: Compiler, definition: GraphQLField, group: list[FieldNode], _general: Field) -> Field:
+    """Query.account: the account (visible to the key) with its sources in one statement when
+    the drop-down is asked; not read at all when only the key's own campaigns are."""
+    complete = compiler.value(definition.type, group)
+    asked = compiler.selected("Account", group)
+    with_sources = "budgetSources" in asked
+    without_row = asked <= {"__typename", "campaigns"}
+    node = group[0]
+
+    async def resolve(_root: Any, run: Run) -> Any:
+        decoded = ids.decode(get_argument_values(definition, node, run.variables)["id"])
+        if decoded is None or decoded[0] != "Account":
+            return None
+        account: Record | None
+        if without_row and accounts.is_own(run.ctx, decoded[1]):
+            account = {"id": decoded[1]}  # all its campaigns need
+        elif with_sources:
+            account, run.sources[decoded[1]] = await accounts.get_visible_with_sources(run.ctx, decoded[1])
+        else:
+            account = await accounts.get_visible(run.ctx, decoded[1])
+        result = complete(Account.from_record(account) if account is not None else None, run)
+        return await result if _waits(result) else result
+
+    return resolve
+
+
+def _budget_sources(compiler: Compiler, definition: GraphQLField, group: list[FieldNode], general: Field) -> Field:
+    """Account.budgetSources: the sources read with the account (above), through the drop-down's
+    own filter (budget_sources.dropdown); its resolver when they were not."""
     complete = compiler.value(definition.type, group)
     node = group[0]
 
-    def resolve(_account: Any, run: Run) -> Any:
-        assert run.account is not None
+    def resolve(account: Account, run: Run) -> Any:
+        read = run.sources.get(account.record["id"])
+        if read is None:
+            return general(account, run)
         args = get_argument_values(definition, node, run.variables)
         found = budget_sources.dropdown(
-            run.sources_of_account,
-            run.account["requires_purchase_order"],
-            include_inactive=bool(args.get("includeInactive")),
+            read, account.record["requires_purchase_order"], include_inactive=bool(args.get("includeInactive"))
         )
         return complete([source_from_record(s) for s in found], run)
 
     return resolve
 
 
-def _campaigns(compiler: Compiler, definition: GraphQLField, group: list[FieldNode]) -> Field:
-    """Account.campaigns: a page (campaigns.of_account) with what its items' fields read
-    prefetched (campaigns.prefetch), and its totalCount when asked."""
-    complete = compiler.value(definition.type, group)
-    edges = compiler.collect(_object_type(compiler.schema, "CampaignConnection"), group)
-    asked = {g[0].name.value for g in edges.values()}
-    node_names: set[str] = set()
-    for edge_group in (g for g in edges.values() if g[0].name.value == "edges"):
-        for node_group in compiler.collect(_object_type(compiler.schema, "CampaignEdge"), edge_group).values():
-            if node_group[0].name.value == "node":
-                node_names |= compiler.selected("Campaign", node_group)
-    node = group[0]
-
-    async def resolve(_account: Any, run: Run) -> Any:
-        assert run.account is not None
-        args = get_argument_values(definition, node, run.variables)
-        status = args.get("status")
-        page = await campaigns.of_account(
-            run.ctx,
-            run.account["id"],
-            campaigns.PAGE_SIZE if args.get("first") is None else args["first"],
-            args.get("after"),
-            status.value if isinstance(status, Enum) else status,
-        )
-        await campaigns.prefetch(run.ctx, page.items, node_names)
-        connection = Connection.of(page, Campaign.from_record)
-        if "totalCount" in asked:
-            run.totals[id(connection)] = await page.count()
-        return complete(connection, run)
-
-    return _Deferred(resolve)  # type: ignore[return-value]
-
-
-def _total_count(compiler: Compiler, definition: GraphQLField, group: list[FieldNode]) -> Field:
-    complete = compiler.value(definition.type, group)
-    return lambda connection, run: complete(run.totals.get(id(connection)), run)
-
-
-PREFETCHING: dict[tuple[str, str], Callable[[Compiler, GraphQLField, list[FieldNode]], Field]] = {
+PREFETCHING: dict[tuple[str, str], Callable[[Compiler, GraphQLField, list[FieldNode], Field], Field]] = {
+    ("Query", "account"): _account,
     ("Account", "budgetSources"): _budget_sources,
-    ("Account", "campaigns"): _campaigns,
-    ("CampaignConnection", "totalCount"): _total_count,
 }
 
 
-class _Deferred:
-    """An Account field that reads the database: awaited by the account, in field order."""
-
-    __slots__ = ("resolve",)
-
-    def __init__(self, resolve: Callable[[Any, Run], Awaitable[Any]]) -> None:
-        self.resolve = resolve
-
-
-def _account(compiler: Compiler, definition: GraphQLField, nodes: list[FieldNode]) -> Callable[[Run], Awaitable[Any]]:
-    """Query.account: the account (visible to the key), with its sources when the drop-down is
-    asked, and then its fields in order."""
-    fields = compiler.object(_object_type(compiler.schema, "Account"), nodes)
-    asked = compiler.selected("Account", nodes)
-    with_sources = "budgetSources" in asked
-    # Only its campaigns: for the key's own account there is nothing to read first.
-    without_row = asked <= {"__typename", "campaigns"} and not compiler.uses_selectable
-    node = nodes[0]
-
-    async def resolve(run: Run) -> Any:
-        args = get_argument_values(definition, node, run.variables)
-        decoded = ids.decode(args["id"])
-        if decoded is None or decoded[0] != "Account":
-            return None
-        account: Record | None
-        parent: Account | None = None
-        if without_row and accounts.is_own(run.ctx, decoded[1]):
-            run.account = {"id": decoded[1]}  # all its campaigns page needs
-        else:
-            if with_sources:
-                account, run.sources_of_account = await accounts.get_visible_with_sources(run.ctx, decoded[1])
-            else:
-                account = await accounts.get_visible(run.ctx, decoded[1])
-            if account is None:
-                return None
-            run.account = account
-            parent = Account.from_record(account)
-        result: dict[str, Any] = {}
-        for key, resolve_field in fields:
-            if isinstance(resolve_field, _Deferred):
-                result[key] = await resolve_field.resolve(parent, run)
-            else:
-                result[key] = resolve_field(parent, run)
-        return result
-
-    return resolve
-
-
-def root_fields(
-    compiler: Compiler, operation: Any
-) -> list[tuple[str, list[FieldNode], Callable[[Run], Awaitable[Any]]]]:
-    """The operation's root fields, compiled; Unsupported if any is not `account` or __typename."""
+def root_fields(compiler: Compiler, operation: Any) -> Fields:
+    """The operation's root fields, compiled; Unsupported if any of them cannot be."""
     query = compiler.schema.query_type
     assert query is not None
-    root: list[tuple[str, list[FieldNode], Callable[[Run], Awaitable[Any]]]] = []
-    for key, group in compiler.collect(query, [operation]).items():
-        name = group[0].name.value
-        if name == "account":
-            root.append((key, group, _account(compiler, query.fields["account"], group)))
-        elif name == "__typename":
-            root.append((key, group, _root_typename))
-        else:
-            raise Unsupported
-    return root
-
-
-async def _root_typename(_run: Run) -> str:
-    return "Query"
+    return compiler.object(query, [operation])
 
 
 # --- leaves -----------------------------------------------------------------------------------
@@ -538,9 +508,11 @@ class CompiledQueries:
         if operation is None or operation.operation != OperationType.QUERY or operation.directives:
             return False, weight
         try:
-            root = root_fields(Compiler(self.strawberry_schema, self.schema, document), operation)
+            compiler = Compiler(self.strawberry_schema, self.schema, document)
+            root = root_fields(compiler, operation)
         except Unsupported:
             return False, weight
         label = operation_label(document, operation_name) or "query:-"
         name = operation.name.value if operation.name else None
-        return Plan(self.schema, operation.variable_definitions or (), root, label, name), weight
+        variables = operation.variable_definitions or ()
+        return Plan(self.schema, variables, root, compiler.fragments, label, name), weight

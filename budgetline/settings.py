@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     sweep_seconds: float = Field(default=60.0, ge=0, le=86_400)
     # R14: days after a campaign ends before the sweeper settles it (0: at the next sweep).
     settlement_days: int = Field(default=3, ge=0, le=3650)
-    # Answer the hot read queries through compiled plans (budgetline/compiled.py); off: every
+    # Answer queries through compiled plans (budgetline/compiled.py); off: every
     # request goes through graphql-core's execution, with the same responses.
     compiled_queries: bool = True
     # Browser origins allowed to call the API (CORS), comma-separated, exact: "https://app.example.com".

@@ -207,6 +207,26 @@ async def test_campaign_list_sql_statements_do_not_grow_with_page_size(api: Api,
     assert not any("count(" in s for s in sql_counter.statements), "totalCount was not asked for"
 
 
+DETAIL = """query($id: ID!) { node(id: $id) { ... on Campaign { name status budget spentAmount remainingAmount
+  audience { name } order { orderNumber amount } purchaseOrder { purchaseOrderNumber amount }
+  budgetSource { displayName allocatedAmount unallocatedAmount selectable
+    allocations(first: 10) { edges { node { delta reason actor at } } } } } } }"""
+
+
+async def test_campaign_detail_sql_statements_do_not_grow_with_the_ledger(
+    api: Api, sql_counter: StatementCounter
+) -> None:
+    world = await api.world(order_amount="1000000.00", po_amount="100000.00")
+    campaign = await world.published("1.00")
+    one = await _statements(api, sql_counter, DETAIL, {"id": campaign}, world.viewer)
+    for _ in range(12):
+        await world.published("1.00")
+    twelve = await _statements(api, sql_counter, DETAIL, {"id": campaign}, world.viewer)
+    assert twelve == one
+    # key, the campaign, its PO, the PO's order, the account (selectable), the audience, the ledger page
+    assert one == 7, sql_counter.statements
+
+
 async def test_partner_tool_update_and_schedule_round_trip(api: Api) -> None:
     world = await api.world()
     campaign = (await world.draft())["id"]
