@@ -1,13 +1,17 @@
 """Test harness: a real PostgreSQL (embedded, or DATABASE_URL's server), migrated once into a
-template database; every test gets a fresh database cloned from it, dropped afterwards."""
+template database; every test gets a fresh database cloned from it, dropped afterwards. A
+thread of its own clones them ahead and drops them behind (`Databases`), so no test waits for
+either (some 170 ms a test, a tenth of the suite)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -95,6 +99,66 @@ async def admin(server: str, sql: str) -> None:
         await conn.close()
 
 
+class Databases:
+    """Databases cloned from the template before the tests that take them, and dropped after
+    them, by one thread with its own connection to the server (never the template's: a clone
+    needs the template unused). `AHEAD` wait ready; a failure to clone reaches the taker."""
+
+    AHEAD = 2
+
+    def __init__(self, server_url: str, template: str) -> None:
+        self.server_url = server_url
+        self.template = template
+        self._jobs: queue.SimpleQueue[tuple[str, str] | None] = queue.SimpleQueue()
+        self._ready: queue.SimpleQueue[str | BaseException] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._work, name="test-databases", daemon=True)
+        self._thread.start()
+        for _ in range(self.AHEAD):
+            self._clone()
+
+    def take(self) -> str:
+        """A fresh database's URL (another is cloned in its place)."""
+        found = self._ready.get(timeout=120)
+        if isinstance(found, BaseException):
+            raise found
+        self._clone()
+        return with_database(self.server_url, found)
+
+    def drop(self, url: str) -> None:
+        self._jobs.put(("DROP", url.rsplit("/", 1)[1].split("?")[0]))
+
+    def close(self) -> None:
+        """Drops the databases still waiting, and ends the thread once every job is done."""
+        self._jobs.put(None)
+        self._thread.join(timeout=120)
+
+    def _clone(self) -> None:
+        self._jobs.put(("CREATE", f"bl_test_{uuid.uuid4().hex[:12]}"))
+
+    def _work(self) -> None:
+        loop = asyncio.new_event_loop()
+        conn = loop.run_until_complete(asyncpg.connect(plain_url(self.server_url)))
+        waiting: list[str] = []
+        try:
+            while (job := self._jobs.get()) is not None:
+                kind, name = job
+                try:
+                    if kind == "CREATE":
+                        loop.run_until_complete(conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
+                        waiting.append(name)
+                        self._ready.put(name)
+                    else:
+                        waiting = [w for w in waiting if w != name]
+                        loop.run_until_complete(conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                except Exception as error:  # the taker sees it
+                    self._ready.put(error)
+            for name in waiting:  # cloned and never taken
+                loop.run_until_complete(conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        finally:
+            loop.run_until_complete(conn.close())
+            loop.close()
+
+
 @pytest.fixture(scope="session")
 async def template_url(server_url: str) -> AsyncIterator[str]:
     await admin(server_url, f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
@@ -105,6 +169,13 @@ async def template_url(server_url: str) -> AsyncIterator[str]:
     await admin(server_url, f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def databases(server_url: str, template_url: str) -> Iterator[Databases]:
+    pool = Databases(server_url, TEMPLATE)
+    yield pool
+    pool.close()
+
+
 async def fresh_database(server_url: str, template: str | None) -> str:
     name = f"bl_test_{uuid.uuid4().hex[:12]}"
     clause = f' TEMPLATE "{template}"' if template else ""
@@ -113,11 +184,11 @@ async def fresh_database(server_url: str, template: str | None) -> str:
 
 
 @pytest.fixture
-async def database_url(server_url: str, template_url: str) -> AsyncIterator[str]:
+def database_url(databases: Databases) -> Iterator[str]:
     """A migrated database of this test's own."""
-    url = await fresh_database(server_url, TEMPLATE)
+    url = databases.take()
     yield url
-    await admin(server_url, f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1].split("?")[0]}" WITH (FORCE)')
+    databases.drop(url)
 
 
 @pytest.fixture
