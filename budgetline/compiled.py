@@ -94,7 +94,9 @@ class Run:
 
 Field = Callable[[Any, Run], Any]  # (parent object, run) -> the field's JSON value, or an awaitable of it
 Convert = Callable[[Any, Run], Any]  # (a field's Python value, run) -> its JSON value, or an awaitable of it
-Fields = list[tuple[str, Field]]
+# Each field by response key, and whether it may wait: only a resolver, or what lies below one,
+# may return an awaitable; an object with no such field is built without asking.
+Fields = list[tuple[str, Field, bool]]
 
 
 class _Info:
@@ -133,18 +135,26 @@ async def _all(waiting: list[Any]) -> list[Any]:
     return results
 
 
+def _builder(fields: Fields) -> tuple[Convert, bool]:
+    """How an object's fields become its JSON, and whether that may wait."""
+    if any(may_wait for _, _, may_wait in fields):
+        return (lambda value, run: _build(fields, value, run)), True
+    pairs = [(key, resolve) for key, resolve, _ in fields]
+    return (lambda value, run: {key: resolve(value, run) for key, resolve in pairs}), False
+
+
 def _build(fields: Fields, value: Any, run: Run) -> Any:
     """An object's JSON: a dict, or an awaitable of it when any of its fields waits."""
     built: dict[str, Any] = {}
     waiting: list[str] | None = None
-    for key, resolve in fields:
+    for key, resolve, may_wait in fields:
         try:
             built[key] = result = resolve(value, run)
         except Exception as error:
             if waiting is None:
                 raise
             return _fail([built[k] for k in waiting], error)
-        if _waits(result):
+        if may_wait and _waits(result):
             if waiting is None:
                 waiting = []
             waiting.append(key)
@@ -183,13 +193,17 @@ class Plan:
     fragments: dict[str, FragmentDefinitionNode]
     label: str
     name: str | None = None  # the operation's own name, for its trace span
+    build: Convert = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.build = _builder(self.root)[0]
 
     async def execute(self, ctx: Context, variables: dict[str, Any] | None) -> ExecutionResult:
         coerced = get_variable_values(self.schema, self.variable_definitions, variables or {})
         if isinstance(coerced, list):
             raise Fallback  # the general path reports the variable errors
         try:
-            data = _build(self.root, None, Run(ctx, coerced, self.fragments))
+            data = self.build(None, Run(ctx, coerced, self.fragments))
             if _waits(data):
                 data = await data
         except Exception:
@@ -255,41 +269,28 @@ class Compiler:
 
     # --- values, by their GraphQL type --------------------------------------------------
 
-    def value(self, type_: GraphQLOutputType, nodes: list[FieldNode]) -> Convert:
-        """How a Python value of `type_` becomes JSON, as graphql-core's completion does it."""
+    def value(self, type_: GraphQLOutputType, nodes: list[FieldNode]) -> tuple[Convert, bool]:
+        """How a Python value of `type_` becomes JSON, as graphql-core's completion does it,
+        and whether that may wait."""
         non_null = isinstance(type_, GraphQLNonNull)
         inner: Any = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
         convert: Convert
+        may_wait = False
         if isinstance(inner, GraphQLList):
-            item = self.value(inner.of_type, nodes)
-
-            def convert(value: Any, run: Run) -> Any:
-                items = []
-                for v in value:
-                    try:
-                        items.append(item(v, run))
-                    except Exception as error:
-                        started = [i for i in items if _waits(i)]
-                        if not started:
-                            raise
-                        return _fail(started, error)
-                if any(_waits(i) for i in items):
-                    return _items(items)
-                return items
+            item, may_wait = self.value(inner.of_type, nodes)
+            convert = _list_waiting(item) if may_wait else (lambda value, run: [item(v, run) for v in value])
         elif is_leaf_type(inner):
             convert = _leaf(inner)
         elif isinstance(inner, GraphQLObjectType):
-            fields = self.object(inner, nodes)
-
-            def convert(value: Any, run: Run) -> Any:
-                return _build(fields, value, run)
+            convert, may_wait = _builder(self.object(inner, nodes))
         else:  # an interface: the concrete type is the class of the Strawberry object
             by_class = {}
             for possible in self.schema.get_possible_types(inner):
-                by_class[self.definition(possible.name).origin] = self.object(possible, nodes)
+                by_class[self.definition(possible.name).origin], waits = _builder(self.object(possible, nodes))
+                may_wait |= waits
 
             def convert(value: Any, run: Run) -> Any:
-                return _build(by_class[type(value)], value, run)
+                return by_class[type(value)](value, run)
 
         def complete(value: Any, run: Run) -> Any:
             if value is None:
@@ -298,7 +299,7 @@ class Compiler:
                 return None
             return convert(value, run)
 
-        return complete
+        return complete, may_wait
 
     def object(self, type_: GraphQLObjectType, nodes: list[Any]) -> Fields:
         """The fields of an object type, each from the Strawberry object of its parent."""
@@ -310,29 +311,35 @@ class Compiler:
         for key, group in self.collect(type_, nodes).items():
             name = group[0].name.value
             if name == "__typename":
-                fields.append((key, _constant(type_.name)))
+                fields.append((key, _constant(type_.name), False))
                 continue
             definition = type_.fields.get(name)
             found = strawberry_fields.get(name)
             if definition is None or found is None:
                 raise Unsupported  # introspection (__schema, __type): graphql-core's own
             prefetching = PREFETCHING.get((type_.name, name))
-            general = self.field(found, definition, group, values)
-            fields.append((key, general if prefetching is None else prefetching(self, definition, group, general)))
+            general, may_wait = self.field(found, definition, group, values)
+            if prefetching is not None:
+                general, may_wait = prefetching(self, definition, group, general), True
+            fields.append((key, general, may_wait))
         return fields
 
-    def field(self, found: StrawberryField, definition: GraphQLField, group: list[FieldNode], values: Values) -> Field:
+    def field(
+        self, found: StrawberryField, definition: GraphQLField, group: list[FieldNode], values: Values
+    ) -> tuple[Field, bool]:
+        """The field, and whether it may wait (a resolver may; a stored field only through
+        what it holds: a connection's edges hold the nodes)."""
         if found.extensions or found.directives:
             raise Unsupported  # permissions and other field extensions run on graphql-core only
-        complete = self.value(definition.type, group)
+        complete, complete_waits = self.value(definition.type, group)
         resolver = found.base_resolver
         if resolver is None and found.python_name in values:
             # A field of a type built from a record: its value function (FromRecord.VALUES),
             # called as the attribute read would call it, without the attribute machinery.
             value_of = values[found.python_name]
-            return _stored(lambda parent: value_of(parent.record), definition.type, complete)
+            return _stored(lambda parent: value_of(parent.record), definition.type, complete), complete_waits
         if resolver is None:
-            return _stored(attrgetter(found.python_name), definition.type, complete)
+            return _stored(attrgetter(found.python_name), definition.type, complete), complete_waits
         if resolver.root_parameter or resolver.parent_parameter:
             raise Unsupported  # called here as a method of its type's object, and only so
         if any(isinstance(get_named_type(a.type), GraphQLInputObjectType) for a in definition.args.values()):
@@ -355,7 +362,36 @@ class Compiler:
                 return _then(value, complete, run)
             return complete(value, run)
 
-        return resolve
+        if definition.args or info is None:
+            return resolve, True
+
+        def resolve_with_info(parent: Any, run: Run) -> Any:  # the common case: (self, info), no arguments
+            value = call(parent, **{info: _Info(run, group)})
+            if _waits(value):
+                return _then(value, complete, run)
+            return complete(value, run)
+
+        return resolve_with_info, True
+
+
+def _list_waiting(item: Convert) -> Convert:
+    """A list whose items may wait: they wait together."""
+
+    def convert(value: Any, run: Run) -> Any:
+        items = []
+        for v in value:
+            try:
+                items.append(item(v, run))
+            except Exception as error:
+                started = [i for i in items if _waits(i)]
+                if not started:
+                    raise
+                return _fail(started, error)
+        if any(_waits(i) for i in items):
+            return _items(items)
+        return items
+
+    return convert
 
 
 async def _items(items: list[Any]) -> list[Any]:
@@ -371,7 +407,7 @@ async def _items(items: list[Any]) -> list[Any]:
 def _account(compiler: Compiler, definition: GraphQLField, group: list[FieldNode], _general: Field) -> Field:
     """Query.account: the account (visible to the key) with its sources in one statement when
     the drop-down is asked; not read at all when only the key's own campaigns are."""
-    complete = compiler.value(definition.type, group)
+    complete, _ = compiler.value(definition.type, group)
     asked = compiler.selected("Account", group)
     with_sources = "budgetSources" in asked
     without_row = asked <= {"__typename", "campaigns"}
@@ -397,7 +433,7 @@ def _account(compiler: Compiler, definition: GraphQLField, group: list[FieldNode
 def _budget_sources(compiler: Compiler, definition: GraphQLField, group: list[FieldNode], general: Field) -> Field:
     """Account.budgetSources: the sources read with the account (above), through the drop-down's
     own filter (budget_sources.dropdown); its resolver when they were not."""
-    complete = compiler.value(definition.type, group)
+    complete, _ = compiler.value(definition.type, group)
     node = group[0]
 
     def resolve(account: Account, run: Run) -> Any:
