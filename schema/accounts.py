@@ -5,7 +5,6 @@ lazily (strawberry.lazy), so these modules may refer to each other."""
 
 from __future__ import annotations
 
-from operator import itemgetter
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -20,7 +19,19 @@ from schema import audiences as audiences_types
 from schema import budget_sources as budget_sources_types
 from schema import campaigns as campaigns_types
 from schema import change_requests as change_requests_types
-from schema.common import After, Connection, FromRecord, Info, Node, PageSize, StatusFilter, id_of, must, page_size
+from schema.common import (
+    After,
+    Connection,
+    FromRecord,
+    Info,
+    Node,
+    PageSize,
+    StatusFilter,
+    columns,
+    id_of,
+    must,
+    page_size,
+)
 from schema.enums import BudgetChangeRequestStatus, Role
 
 if TYPE_CHECKING:
@@ -52,8 +63,7 @@ class Account(Node, FromRecord):
 
     VALUES = {
         "id": id_of("Account"),
-        "name": itemgetter("name"),
-        "requires_purchase_order": itemgetter("requires_purchase_order"),
+        **columns("name", "requires_purchase_order"),
     }
 
     @classmethod

@@ -6,12 +6,11 @@ lazily (strawberry.lazy), so these modules may refer to each other."""
 from __future__ import annotations
 
 from datetime import datetime
-from operator import itemgetter
 
 import strawberry
 
 from db.reads import Record
-from schema.common import FromRecord, Node, id_of
+from schema.common import FromRecord, Node, columns, id_of
 
 
 @strawberry.type(description="One field a change changed, with its values as the API writes them (null: none).")
@@ -40,12 +39,9 @@ class ActivityEntry(Node, FromRecord):
 
     VALUES = {
         "id": id_of("ActivityEntry"),
-        "at": itemgetter("at"),
-        "actor": itemgetter("actor"),
-        "request_id": itemgetter("request_id"),
-        "operation": itemgetter("operation"),
         "subject_id": lambda r: strawberry.ID(r["subject_id"]),
         "changes": lambda r: [
             FieldChange(field=c["field"] or "", before=c.get("before"), after=c.get("after")) for c in r["changes"]
         ],
+        **columns("at", "actor", "request_id", "operation"),
     }

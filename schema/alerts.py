@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from operator import itemgetter
 from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
@@ -18,7 +17,7 @@ from db.reads import Record
 from resolvers import alerts, budget_sources
 from schema import budget_sources as budget_sources_types
 from schema import campaigns as campaigns_types
-from schema.common import FromRecord, Info, Node, id_of, must, related
+from schema.common import FromRecord, Info, Node, columns, id_of, must, related
 from schema.enums import AlertKind
 
 if TYPE_CHECKING:
@@ -48,11 +47,7 @@ class BudgetAlert(Node, FromRecord):
     VALUES = {
         "id": id_of("BudgetAlert"),
         "kind": lambda r: AlertKind(r["kind"]),
-        "threshold": itemgetter("threshold"),
-        "amount": itemgetter("amount"),
-        "raised_at": itemgetter("raised_at"),
-        "acknowledged_at": itemgetter("acknowledged_at"),
-        "acknowledged_by": itemgetter("acknowledged_by"),
+        **columns("threshold", "amount", "raised_at", "acknowledged_at", "acknowledged_by"),
     }
 
     @classmethod

@@ -6,7 +6,6 @@ lazily (strawberry.lazy), so these modules may refer to each other."""
 from __future__ import annotations
 
 from datetime import datetime
-from operator import itemgetter
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -15,7 +14,7 @@ from db import reads
 from db.models import ApiKeyRow
 from db.reads import Record
 from schema import accounts as accounts_types
-from schema.common import FromRecord, Info, Node, id_of
+from schema.common import FromRecord, Info, Node, columns, id_of
 from schema.enums import Role
 
 if TYPE_CHECKING:
@@ -36,11 +35,9 @@ class ApiKey(Node, FromRecord):
 
     VALUES = {
         "id": id_of("ApiKey"),
-        "name": itemgetter("name"),
         "role": lambda r: Role(r["role"]),
         "secret": lambda r: r.get("secret"),  # not a column: set only on the record issueApiKey answers with
-        "created_at": itemgetter("created_at"),
-        "revoked_at": itemgetter("revoked_at"),
+        **columns("name", "created_at", "revoked_at"),
     }
 
     @classmethod

@@ -5,14 +5,12 @@ lazily (strawberry.lazy), so these modules may refer to each other."""
 
 from __future__ import annotations
 
-from operator import itemgetter
-
 import strawberry
 
 from db import reads
 from db.models import AudienceRow
 from db.reads import Record
-from schema.common import FromRecord, Node, id_of
+from schema.common import FromRecord, Node, columns, id_of
 
 
 @strawberry.type(description="A target audience of an account's campaigns, chosen in wizard step 1.")
@@ -20,7 +18,7 @@ class Audience(Node, FromRecord):
     record: strawberry.Private[Record]
     name: str = strawberry.field(description="Its name, unique in the account.")
 
-    VALUES = {"id": id_of("Audience"), "name": itemgetter("name")}
+    VALUES = {"id": id_of("Audience"), **columns("name")}
 
     @classmethod
     def from_row(cls, row: AudienceRow) -> Audience:

@@ -29,6 +29,7 @@ from schema.common import (
     PageSize,
     StatusFilter,
     Values,
+    columns,
     must,
     page_size,
     related,
@@ -138,22 +139,24 @@ class BudgetSource:
 
 SOURCE_VALUES: Values = {
     "id": lambda s: strawberry.ID(budget_sources.global_id(s)),
-    "order_number": itemgetter("order_number"),
     "purchase_order_number": itemgetter("po_number"),
     "display_name": budget_sources.display_name,
-    "amount": itemgetter("amount"),
-    "currency": itemgetter("currency"),
-    "allocated_amount": itemgetter("allocated_amount"),
     "unallocated_amount": budget_sources.unallocated,
-    "draft_amount": itemgetter("draft_amount"),
-    "spent_amount": itemgetter("spent_amount"),
-    "pending_release_amount": itemgetter("pending_release_amount"),
-    "start_date": itemgetter("start_date"),
-    "end_date": itemgetter("end_date"),
     "status": lambda s: BudgetSourceStatus(budget_sources.status(s)),
     "allocated_percent": lambda s: budget_sources.percent_of(s["allocated_amount"], s["amount"]),
     "spent_percent": lambda s: budget_sources.percent_of(s["spent_amount"], s["amount"]),
     "days_left": budget_sources.days_left,
+    **columns(
+        "order_number",
+        "amount",
+        "currency",
+        "allocated_amount",
+        "draft_amount",
+        "spent_amount",
+        "pending_release_amount",
+        "start_date",
+        "end_date",
+    ),
 }
 
 
@@ -224,10 +227,5 @@ class Amendment(FromRecord):
 
     VALUES = {
         "at": itemgetter("created_at"),
-        "actor": itemgetter("actor"),
-        "amount_before": itemgetter("amount_before"),
-        "amount_after": itemgetter("amount_after"),
-        "end_date_before": itemgetter("end_date_before"),
-        "end_date_after": itemgetter("end_date_after"),
-        "note": itemgetter("note"),
+        **columns("actor", "amount_before", "amount_after", "end_date_before", "end_date_after", "note"),
     }

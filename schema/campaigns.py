@@ -22,7 +22,20 @@ from resolvers.pagination import Page
 from schema import accounts as accounts_types
 from schema import audiences as audiences_types
 from schema import budget_sources as budget_sources_types
-from schema.common import After, Connection, Edge, FromRecord, Info, Node, PageSize, id_of, must, page_size, related
+from schema.common import (
+    After,
+    Connection,
+    Edge,
+    FromRecord,
+    Info,
+    Node,
+    PageSize,
+    columns,
+    id_of,
+    must,
+    page_size,
+    related,
+)
 from schema.enums import CampaignEndReason, CampaignField, CampaignStatus, CampaignStep
 
 if TYPE_CHECKING:
@@ -96,24 +109,26 @@ class Campaign(Node, FromRecord):
 
     VALUES = {
         "id": id_of("Campaign"),
-        "name": itemgetter("name"),
         "status": lambda c: CampaignStatus(c["status"]),
         "step": lambda c: CampaignStep(c["step"]),
-        "budget": itemgetter("budget"),
-        "start_date": itemgetter("start_date"),
-        "end_date": itemgetter("end_date"),
         "locked_fields": lambda c: [CampaignField(f) for f in campaigns.locked_fields(c["status"])],
-        "version": itemgetter("version"),
-        "published_at": itemgetter("published_at"),
-        "created_at": itemgetter("created_at"),
-        "updated_at": itemgetter("updated_at"),
-        "spent_amount": itemgetter("spent_amount"),
         "remaining_amount": lambda c: campaigns.remaining(c["budget"], c["spent_amount"]),
-        "released_amount": itemgetter("released_amount"),
-        "paused_at": itemgetter("paused_at"),
-        "ended_at": itemgetter("ended_at"),
         "end_reason": lambda c: CampaignEndReason(c["end_reason"]) if c["end_reason"] else None,
-        "settled_at": itemgetter("settled_at"),
+        **columns(
+            "name",
+            "budget",
+            "start_date",
+            "end_date",
+            "version",
+            "published_at",
+            "created_at",
+            "updated_at",
+            "spent_amount",
+            "released_amount",
+            "paused_at",
+            "ended_at",
+            "settled_at",
+        ),
     }
 
     @classmethod
@@ -185,10 +200,8 @@ class Allocation(Node, FromRecord):
 
     VALUES = {
         "id": id_of("Allocation"),
-        "delta": itemgetter("delta"),
-        "reason": itemgetter("reason"),
-        "actor": itemgetter("actor"),
         "at": itemgetter("created_at"),
+        **columns("delta", "reason", "actor"),
     }
 
     @strawberry.field(description="The campaign whose allocation changed.")
@@ -207,11 +220,7 @@ class SpendRecord(Node, FromRecord):
 
     VALUES = {
         "id": id_of("SpendRecord"),
-        "day": itemgetter("day"),
-        "amount": itemgetter("amount"),
-        "reported_by": itemgetter("reported_by"),
-        "reported_at": itemgetter("reported_at"),
-        "restatements": itemgetter("restatements"),
+        **columns("day", "amount", "reported_by", "reported_at", "restatements"),
     }
 
     @strawberry.field(description="The campaign that spent it.")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from operator import itemgetter
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -16,7 +15,7 @@ from db import reads
 from db.models import BudgetChangeRequestRow
 from db.reads import Record
 from schema import budget_sources as budget_sources_types
-from schema.common import FromRecord, Info, Node, id_of
+from schema.common import FromRecord, Info, Node, columns, id_of
 from schema.enums import BudgetChangeRequestStatus
 
 if TYPE_CHECKING:
@@ -46,14 +45,9 @@ class BudgetChangeRequest(Node, FromRecord):
     VALUES = {
         "id": id_of("BudgetChangeRequest"),
         "status": lambda r: BudgetChangeRequestStatus(r["status"]),
-        "amount": itemgetter("amount"),
-        "end_date": itemgetter("end_date"),
-        "note": itemgetter("note"),
-        "requested_by": itemgetter("requested_by"),
-        "requested_at": itemgetter("requested_at"),
-        "decided_by": itemgetter("decided_by"),
-        "decided_at": itemgetter("decided_at"),
-        "decision_note": itemgetter("decision_note"),
+        **columns(
+            "amount", "end_date", "note", "requested_by", "requested_at", "decided_by", "decided_at", "decision_note"
+        ),
     }
 
     @classmethod

@@ -4,6 +4,7 @@ the read model's FromRecord, the arguments of a page, and the loader helpers."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from operator import itemgetter
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Self, TypeVar
 
 import strawberry
@@ -77,6 +78,11 @@ class FromRecord:
                 raise AttributeError(name)
             value = self.__dict__[name] = value_of(record)
             return value
+
+
+def columns(*names: str) -> dict[str, Callable[[Record], Any]]:
+    """VALUES entries of fields that are a record's column of the same name, as they are."""
+    return {name: itemgetter(name) for name in names}
 
 
 def id_of(type_name: str) -> Callable[[Record], strawberry.ID]:
