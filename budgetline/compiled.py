@@ -22,8 +22,10 @@ Whatever is off that path goes to the general path, which answers it as it alway
 mutation or subscription, a document with directives, a variable that does not coerce, a bad
 cursor or `first`, a non-null value missing, any failure at all (`Plan.execute`), a field with
 extensions (permission classes) or input-object arguments. Reads only, so nothing has to be
-undone first. tests/test_compiled.py and tests/test_compiled_differential.py hold both paths to
-byte-identical responses; tests/test_compiled_coverage.py to covering every field of Query.
+undone first; a failure ends the attempt at once (siblings cancelled, fields not begun never
+begun), so the hand-over costs little more than graphql-core alone. tests/test_compiled.py and
+tests/test_compiled_differential.py hold both paths to byte-identical responses;
+tests/test_compiled_coverage.py to covering every field of Query.
 """
 
 from __future__ import annotations
@@ -124,15 +126,30 @@ def _waits(value: Any) -> bool:
 
 
 async def _all(waiting: list[Any]) -> list[Any]:
-    """Await together, as graphql-core does (so the loaders batch); on a failure, only once all
-    have finished (nothing reads on after the general path has taken over), the first error."""
+    """Await together, as graphql-core does (so the loaders batch). On a failure the others are
+    cancelled, as graphql-core cancels a failing field's siblings, and have ended before the
+    failure goes on: nothing of the attempt runs once the general path has taken over (a read
+    they had sent runs to its end on its own: Context.read)."""
     if len(waiting) == 1:
         return [await waiting[0]]
-    results = await asyncio.gather(*waiting, return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return results
+    tasks = [asyncio.ensure_future(w) for w in waiting]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+def _drop(awaitable: Any) -> None:
+    """An awaitable never awaited, after a failure: closed if it has not started (a coroutine,
+    _Then), else cancelled (a loader's future)."""
+    close = getattr(awaitable, "close", None)
+    if close is not None:
+        close()
+    elif isinstance(awaitable, asyncio.Future):
+        awaitable.cancel()
 
 
 def _builder(fields: Fields) -> tuple[Convert, bool]:
@@ -150,36 +167,59 @@ def _build(fields: Fields, value: Any, run: Run) -> Any:
     for key, resolve, may_wait in fields:
         try:
             built[key] = result = resolve(value, run)
-        except Exception as error:
-            if waiting is None:
-                raise
-            return _fail([built[k] for k in waiting], error)
+        except Exception:
+            for k in waiting or ():
+                _drop(built[k])
+            raise
         if may_wait and _waits(result):
             if waiting is None:
                 waiting = []
             waiting.append(key)
     if waiting is None:
         return built
-    return _settle(built, waiting)
+    return _Gathered(built, waiting)
 
 
-async def _fail(started: list[Any], error: Exception) -> Any:
-    """A failure after some fields began to wait: they end first (nothing reads on, or is left
-    unawaited, once the general path has taken over), then the failure."""
-    await asyncio.gather(*started, return_exceptions=True)
-    raise error
+class _Gathered:
+    """An object's (or a list's) JSON whose waiting fields (items) are awaited together, then
+    put in their places. Closed unawaited, it closes them."""
+
+    __slots__ = ("built", "waiting")
+
+    def __init__(self, built: Any, waiting: list[Any]) -> None:
+        self.built, self.waiting = built, waiting  # the dict (list), the keys (indexes) that wait
+
+    def __await__(self) -> Any:
+        return self._result().__await__()
+
+    async def _result(self) -> Any:
+        built = self.built
+        for key, result in zip(self.waiting, await _all([built[k] for k in self.waiting]), strict=True):
+            built[key] = result
+        return built
+
+    def close(self) -> None:
+        for key in self.waiting:
+            _drop(self.built[key])
 
 
-async def _settle(built: dict[str, Any], waiting: list[str]) -> dict[str, Any]:
-    for key, result in zip(waiting, await _all([built[k] for k in waiting]), strict=True):
-        built[key] = result
-    return built
+class _Then:
+    """A resolver's awaitable value, then its completion (which may wait in turn)."""
 
+    __slots__ = ("awaitable", "complete", "run")
 
-async def _then(awaitable: Any, complete: Convert, run: Run) -> Any:
-    """A resolver's awaited value, completed (which may wait in turn)."""
-    result = complete(await awaitable, run)
-    return await result if _waits(result) else result
+    def __init__(self, awaitable: Any, complete: Convert, run: Run) -> None:
+        self.awaitable, self.complete, self.run = awaitable, complete, run
+
+    def __await__(self) -> Any:
+        return self._result().__await__()
+
+    async def _result(self) -> Any:
+        result = self.complete(await self.awaitable, self.run)
+        return await result if _waits(result) else result
+
+    def close(self) -> None:  # never awaited: neither is the resolver's awaitable
+        _drop(self.awaitable)
 
 
 # --- compiling a document ------------------------------------------------------------------
@@ -206,10 +246,19 @@ class Plan:
             data = self.build(None, Run(ctx, coerced, self.fragments))
             if _waits(data):
                 data = await data
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the request itself is cancelled (its client left, the server stops)
+            # A sibling's cancellation reached a field through a loader's future they shared:
+            # a failure of the attempt like any other.
+            ctx.forget()
+            raise Fallback from None
         except Exception:
             # A failure anywhere (a user error, a value that does not serialize, a read that
-            # failed): graphql-core answers, with the error at its own path and its nulls, from
-            # a cold start as if it had answered alone (what it reports may depend on timing).
+            # failed) has ended the attempt (_all, _drop): graphql-core answers, with the error
+            # at its own path and its nulls, from a cold start as if it had answered alone (what
+            # it reports may depend on timing). A transient database fault is thereby retried.
             ctx.forget()
             raise Fallback from None
         return ExecutionResult(data=data, errors=None)
@@ -359,7 +408,7 @@ class Compiler:
                 kwargs[info] = _Info(run, group)
             value = call(parent, **kwargs)
             if _waits(value):
-                return _then(value, complete, run)
+                return _Then(value, complete, run)
             return complete(value, run)
 
         if definition.args or info is None:
@@ -368,7 +417,7 @@ class Compiler:
         def resolve_with_info(parent: Any, run: Run) -> Any:  # the common case: (self, info), no arguments
             value = call(parent, **{info: _Info(run, group)})
             if _waits(value):
-                return _then(value, complete, run)
+                return _Then(value, complete, run)
             return complete(value, run)
 
         return resolve_with_info, True
@@ -382,23 +431,16 @@ def _list_waiting(item: Convert) -> Convert:
         for v in value:
             try:
                 items.append(item(v, run))
-            except Exception as error:
-                started = [i for i in items if _waits(i)]
-                if not started:
-                    raise
-                return _fail(started, error)
+            except Exception:
+                for i in items:
+                    if _waits(i):
+                        _drop(i)
+                raise
         if any(_waits(i) for i in items):
-            return _items(items)
+            return _Gathered(items, [i for i, item in enumerate(items) if _waits(item)])
         return items
 
     return convert
-
-
-async def _items(items: list[Any]) -> list[Any]:
-    waiting = [i for i, item in enumerate(items) if _waits(item)]
-    for i, result in zip(waiting, await _all([items[i] for i in waiting]), strict=True):
-        items[i] = result
-    return items
 
 
 # --- the fields whose reads are made ahead ---------------------------------------------------

@@ -102,13 +102,15 @@ async def admin(server: str, sql: str) -> None:
 class Databases:
     """Databases cloned from the template before the tests that take them, and dropped after
     them, by one thread with its own connection to the server (never the template's: a clone
-    needs the template unused). `AHEAD` wait ready; a failure to clone reaches the taker."""
+    needs the template unused). `AHEAD` wait ready. A failure to connect or to clone reaches
+    the test that takes the database; a failure to drop fails the session at its end."""
 
     AHEAD = 2
 
     def __init__(self, server_url: str, template: str) -> None:
         self.server_url = server_url
         self.template = template
+        self.drop_failures: list[str] = []
         self._jobs: queue.SimpleQueue[tuple[str, str] | None] = queue.SimpleQueue()
         self._ready: queue.SimpleQueue[str | BaseException] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._work, name="test-databases", daemon=True)
@@ -117,41 +119,55 @@ class Databases:
             self._clone()
 
     def take(self) -> str:
-        """A fresh database's URL (another is cloned in its place)."""
+        """A fresh database's URL; another is cloned in its place, whatever happened to this one."""
+        self._clone()
         found = self._ready.get(timeout=120)
         if isinstance(found, BaseException):
-            raise found
-        self._clone()
+            raise RuntimeError(f"no test database: {found!r}") from found
         return with_database(self.server_url, found)
 
     def drop(self, url: str) -> None:
         self._jobs.put(("DROP", url.rsplit("/", 1)[1].split("?")[0]))
 
     def close(self) -> None:
-        """Drops the databases still waiting, and ends the thread once every job is done."""
+        """Drops the databases still waiting, once every job before is done."""
         self._jobs.put(None)
         self._thread.join(timeout=120)
+        if self.drop_failures:
+            raise RuntimeError(f"test databases not dropped: {self.drop_failures}")
 
     def _clone(self) -> None:
         self._jobs.put(("CREATE", f"bl_test_{uuid.uuid4().hex[:12]}"))
 
     def _work(self) -> None:
         loop = asyncio.new_event_loop()
-        conn = loop.run_until_complete(asyncpg.connect(plain_url(self.server_url)))
+        try:
+            conn = loop.run_until_complete(asyncpg.connect(plain_url(self.server_url)))
+        except Exception as error:  # every taker sees it
+            while (job := self._jobs.get()) is not None:
+                if job[0] == "CREATE":
+                    self._ready.put(error)
+            loop.close()
+            return
         waiting: list[str] = []
         try:
             while (job := self._jobs.get()) is not None:
                 kind, name = job
-                try:
-                    if kind == "CREATE":
+                if kind == "CREATE":
+                    try:
                         loop.run_until_complete(conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
-                        waiting.append(name)
-                        self._ready.put(name)
-                    else:
-                        waiting = [w for w in waiting if w != name]
-                        loop.run_until_complete(conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                except Exception as error:  # the taker sees it
-                    self._ready.put(error)
+                    except Exception as error:  # the taker sees it
+                        self._ready.put(error)
+                        continue
+                    waiting.append(name)
+                    self._ready.put(name)
+                    continue
+                if name in waiting:
+                    waiting.remove(name)
+                try:
+                    loop.run_until_complete(conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                except Exception as error:
+                    self.drop_failures.append(f"{name}: {error!r}")
             for name in waiting:  # cloned and never taken
                 loop.run_until_complete(conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         finally:

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
 
 from tests import pooler
 from tests.conftest import StatementCounter
@@ -271,6 +272,39 @@ async def test_documents_it_does_not_cover_go_to_graphql_core(
     await _both(clients, query, variables, clients[2]["team"])
     after = _paths(compiled)
     assert after["compiled"] == before["compiled"] and after["fallback"] == before["fallback"]
+
+
+async def test_a_failure_ends_the_compiled_attempt_at_once(clients: Any) -> None:
+    """A failing field hands the request over before its siblings have read much: they are
+    cancelled and fields not yet begun never begin, so the request costs about what it costs
+    graphql-core alone (it once cost twice as much: every sibling ran to its end first)."""
+    compiled, general, world = clients
+    query = """query($id: ID!) { a: account(id: $id) { campaigns(first: 101) { totalCount } }
+      b: account(id: $id) { campaigns(first: 20) { edges { node { name audience { name }
+        budgetSource { displayName } spend(first: 2) { totalCount } } } } } }"""
+    body = {"query": query, "variables": {"id": world["account"]}}
+    headers = {"Authorization": f"Bearer {world['team']}"}
+    counts = {}
+    for label, client in (("compiled", compiled), ("general", general)):
+        counter = StatementCounter()
+        engine = client._transport.app.state.engine.sync_engine  # type: ignore[attr-defined]
+        event.listen(engine, "before_cursor_execute", counter)
+        event.listen(engine, "checkout", counter.attach)
+        await client.post("/graphql", json=body, headers=headers)  # the driver's one-time type introspection
+        await counter.settle()
+        counter.reset()
+        if client is compiled:
+            before = _paths(compiled)
+        response = await client.post("/graphql", json=body, headers=headers)
+        await counter.settle()
+        counts[label] = len(pooler.own_statements(counter.statements))
+        event.remove(engine, "before_cursor_execute", counter)
+        event.remove(engine, "checkout", counter.attach)
+        assert response.json()["errors"][0]["path"] == ["a", "campaigns"]
+        if client is compiled:
+            assert _paths(compiled)["fallback"] == before["fallback"] + 1
+    assert counts["general"] >= 10, counts  # the sibling's page and its items' reads
+    assert counts["compiled"] <= counts["general"] + 3, counts  # the attempt: the two accounts, at most
 
 
 async def test_a_later_write_shows_in_the_next_compiled_read(clients: Any, api: Api) -> None:

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import nodes, queries
 
+from resolvers import ids as global_ids
 from schema import schema
 from tests.helpers import TODAY, Api
 
@@ -61,6 +62,9 @@ async def test_compiled_plans_answer_exactly_as_graphql_core(api: Api, make_clie
     campaigns = [e["node"]["id"] for e in found["account"]["campaigns"]["edges"]]
     ids = [world.account, orders.account, "QWNjb3VudDo5OTk5OQ", world.po or "", "not an id"]
     ids += [*campaigns, world.order, orders.order, world.audience]
+    # The other node types, by their first ids (some exist, some do not).
+    kinds = ("Allocation", "SpendRecord", "BudgetAlert", "BudgetChangeRequest", "ActivityEntry", "ApiKey")
+    ids += [global_ids.encode(kind, 1) for kind in kinds]
     keys = [world.manager, world.viewer, api.team_secret, delivery, orders.manager]
     compiled = await make_client(metrics_token="differential")
     general = await make_client(compiled_queries=False)
