@@ -235,8 +235,8 @@ NOT_NULL: Any = _NotNull()  # a filter's value: the column IS NOT NULL (None: IS
 Where = Mapping[str, Any]  # column -> the value it must have
 
 
-def _where(model: type[Base], where: Where, args: list[Any]) -> str:
-    """`WHERE` for the filter: column names come from code, never from a request (checked)."""
+def _terms(model: type[Base], where: Where, args: list[Any]) -> list[str]:
+    """The conditions of the filter: column names come from code, never from a request (checked)."""
     terms = []
     columns = model.__table__.columns
     for column, value in where.items():
@@ -249,6 +249,10 @@ def _where(model: type[Base], where: Where, args: list[Any]) -> str:
         else:
             args.append(value)
             terms.append(f"{column} = ${len(args)}")
+    return terms
+
+
+def _where(terms: list[str]) -> str:
     return " WHERE " + " AND ".join(terms) if terms else ""
 
 
@@ -270,15 +274,15 @@ async def rows(
 ) -> list[Record]:
     """The rows of `model` that `where` selects, by `key` (descending: newest first), only those
     whose key is below `before` (a page's cursor) or above `after`, at most `limit`."""
-    args: list[Any] = []
-    sql = _TABLE_SELECT[model] + _where(model, where, args)
     if key not in model.__table__.columns:
         raise ValueError(f"{model.__tablename__} has no column {key}")
+    args: list[Any] = []
+    terms = _terms(model, where, args)
     for bound, operator in ((before, "<"), (after, ">")):
         if bound is not None:
             args.append(bound)
-            sql += (" AND " if " WHERE " in sql else " WHERE ") + f"{key} {operator} ${len(args)}"
-    sql += f" ORDER BY {key} {'DESC' if newest_first else 'ASC'}"
+            terms.append(f"{key} {operator} ${len(args)}")
+    sql = _TABLE_SELECT[model] + _where(terms) + f" ORDER BY {key} {'DESC' if newest_first else 'ASC'}"
     if limit is not None:
         args.append(limit)
         sql += f" LIMIT ${len(args)}"
@@ -287,4 +291,5 @@ async def rows(
 
 async def count(conn: Any, model: type[Base], where: Where) -> int:
     args: list[Any] = []
-    return int(await conn.fetchval(f"SELECT count(*) FROM {model.__tablename__}" + _where(model, where, args), *args))
+    terms = _terms(model, where, args)
+    return int(await conn.fetchval(f"SELECT count(*) FROM {model.__tablename__}" + _where(terms), *args))
