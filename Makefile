@@ -34,8 +34,10 @@ test: lint typecheck pytest
 fuzz: $(STAMP)
 	BUDGETLINE_FUZZ_EXAMPLES=$${BUDGETLINE_FUZZ_EXAMPLES:-5000} $(BIN)/pytest -s tests/test_fuzz.py
 
+# schema.graphql (the GraphQL schema) and db/schema.sql (what the migrations make of a database).
 schema: $(STAMP)
 	$(BIN)/strawberry export-schema schema:schema --output schema.graphql
+	$(BIN)/python -m db.schema_dump
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

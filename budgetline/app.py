@@ -31,8 +31,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult as StrawberryExecutionResult
 
 from budgetline import idempotency, observability, sweeper, tracing
-from budgetline.auth import bearer_secret
-from budgetline.compiled import CompiledQueries, Fallback
+from budgetline.auth import KeyCache, bearer_secret
 from budgetline.errors import (
     BUSY_MESSAGE,
     QuietSchema,
@@ -47,14 +46,16 @@ from budgetline.exports import LedgerExport
 from budgetline.graphiql import ASSETS_DIR, ASSETS_PATH, self_hosted
 from budgetline.limits import BodyLimit, Documents, PayloadTooLarge, schema_extensions
 from budgetline.observability import Metrics, OperationName
+from budgetline.payloads import Payloads
 from budgetline.persisted import PersistedQueries, PersistedQueryNotFound
+from budgetline.planner import Handover, Planner
 from budgetline.settings import Settings
 from budgetline.websocket import CONNECTION_INIT_TIMEOUT, SocketState, TextFrames, TransportWS
 from db import migrate
 from db.session import create_engine, database_busy, database_unavailable, session_factory
-from resolvers.api_keys import authenticate
+from resolvers.api_keys import authenticate, hash_secret
 from resolvers.context import Context, Principal
-from schema import build_schema
+from schema import build_schema, graphql_schema
 
 log = logging.getLogger("budgetline.app")
 access_log = logging.getLogger("budgetline.request")
@@ -101,18 +102,19 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             allowed_origins=settings.cors_origin_list,
         )
         self.hub = hub
+        # Principals by key hash: no statement to authenticate in the steady state.
+        self.keys = KeyCache(hub.listening)
+        hub.on_revoked.append(self.keys.revoked)
+        hub.on_connected.append(self.keys.clear)
         self.open_sockets = 0
         self.max_sockets = settings.ws_max_sockets
         self.tracer = tracer_provider.get_tracer("budgetline") if tracer_provider else None
-        self.compiled = (
-            CompiledQueries(
-                self.schema,
-                # The graphql-core schema: Strawberry has no public accessor for it.
-                self.schema._schema,  # type: ignore[attr-defined]
-                self.documents,
-                settings.cache_max_bytes,
-            )
-            if settings.compiled_queries
+        # Validation and the planner read the schema as graphql-core has it, from its SDL.
+        self.documents.schema = graphql_schema(self.schema)
+        self.payloads = Payloads(self.documents.schema, settings.cache_max_bytes)
+        self.planner = (
+            Planner(self.documents.schema, self.documents, settings.cache_max_bytes, strict=settings.planner_strict)
+            if settings.planner
             else None
         )
         self.body_timeout_s = settings.body_timeout_s
@@ -229,7 +231,7 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         session = self.sessions()
         try:
             secret = bearer_secret(request)
-            principal = await authenticate(session, secret) if secret else None
+            principal = await self._principal(session, secret) if secret else None
             if principal is None:
                 return unauthenticated(request)
             key = request.headers.get(idempotency.HEADER)
@@ -269,6 +271,19 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             finally:
                 await _close(session)
 
+    async def _principal(self, session: AsyncSession, secret: str) -> Principal | None:
+        """The key's principal: from the process's cache, else read (and kept)."""
+        digest = hash_secret(secret)
+        found = self.keys.get(digest)
+        if found is not None:
+            return found
+        self.hub.start()  # the cache answers once the process listens for revocations
+        generation = self.keys.generation
+        found = await authenticate(session, secret)
+        if found is not None:
+            self.keys.put(digest, found, generation)
+        return found
+
     async def _execute(
         self,
         request: Request,
@@ -279,10 +294,18 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
     ) -> Response:
         try:
             context = Context(
-                session=session, principal=principal, request_id=request_id, idempotency_key=idempotency_key
+                session=session,
+                principal=principal,
+                request_id=request_id,
+                idempotency_key=idempotency_key,
+                payloads=self.payloads.reader,
             )
             request.state.context = context
-            response = await self._compiled(request, context) or await self.run(request, context=context)
+            try:
+                response = await self._planned(request, context) or await self.run(request, context=context)
+            finally:
+                for api_key_id in context.keys_revoked:
+                    self.keys.revoked(api_key_id)
         except PersistedQueryNotFound:
             return json_error(request, 200, "PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
         except HTTPException as exc:
@@ -294,12 +317,13 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             return json_error(request, exc.status_code, exc.reason, "BAD_REQUEST")
         return self._negotiate(request, response)
 
-    async def _compiled(self, request: Request, context: Context) -> Response | None:
-        """A plain JSON POST of a document with a compiled plan, answered without Strawberry's
-        view around it: the same `process_result`, encoding and response as the view's. Any
-        other request (GET, another media type, APQ extensions, a streaming Accept) returns
-        None and goes through the view; tests/test_compiled.py compares headers and bytes."""
-        if self.compiled is None or request.method != "POST":
+    async def _planned(self, request: Request, context: Context) -> Response | None:
+        """A plain JSON POST of a document with a plan, answered without Strawberry's view around
+        it: the same `process_result`, encoding and response as the view's. Any other request
+        (GET, another media type, APQ extensions, a streaming Accept) returns None and goes
+        through the view, which runs the plan too (execute_single); tests/test_planner.py
+        compares headers and bytes."""
+        if self.planner is None or request.method != "POST":
             return None
         headers = request.headers
         if headers.get("content-type", "").partition(";")[0].strip().lower() != "application/json":
@@ -314,11 +338,7 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         if not isinstance(data, dict) or not data.keys() <= {"query", "variables", "operationName"}:
             return None
         query, variables, operation = data.get("query"), data.get("variables"), data.get("operationName")
-        if (
-            not isinstance(query, str)
-            or not (variables is None or isinstance(variables, dict))
-            or not (operation is None or isinstance(operation, str))
-        ):
+        if not isinstance(query, str) or not (operation is None or isinstance(operation, str)):
             return None
         result = await self._run_plan(request, context, query, operation, variables)
         if result is None:
@@ -327,37 +347,34 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         return Response(content, media_type="application/json")
 
     async def _run_plan(
-        self, request: Request, context: Context, query: str, operation: str | None, variables: dict[str, Any] | None
+        self, request: Request, context: Context, query: str, operation: str | None, variables: Any
     ) -> StrawberryExecutionResult | None:
-        """The compiled plan's result, or None: no plan, or the plan handed the request over."""
-        if self.compiled is None or getattr(request.state, "planned", False):
+        """The plan's result (its `data` as the JSON bytes PostgreSQL wrote), or None: no plan,
+        or this request's values make graphql-core answer (an error it reports)."""
+        if self.planner is None or getattr(request.state, "planned", False):
             return None
         request.state.planned = True  # counted once, whichever of the two entries ran it
-        plan = self.compiled.plan(query, operation)
+        if not (variables is None or isinstance(variables, dict)):
+            return None
+        plan = self.planner.plan(query, operation)
         if plan is None:
             self.metrics.execution.labels("general").inc()
             return None
         try:
-            if self.tracer is None:
-                result = await plan.execute(context, variables)
-            else:  # the span Strawberry's extension makes on the general path
-                name = f"GraphQL Query: {plan.name}" if plan.name else "GraphQL Query"
-                attributes = {"component": "graphql", "query": query}
-                # A Fallback is a hand-over, not a failure: the general path's span follows.
-                with self.tracer.start_as_current_span(
-                    name, attributes=attributes, record_exception=False, set_status_on_exception=False
-                ) as span:
-                    try:
-                        result = await plan.execute(context, variables)
-                    except Fallback:
-                        span.set_attribute("budgetline.fallback", True)
-                        raise
-        except Fallback:
-            self.metrics.execution.labels("fallback").inc()
+            values = self.planner.bind(plan, context.principal, variables)
+        except Handover:
+            self.metrics.execution.labels("handover").inc()
             return None
-        self.metrics.execution.labels("compiled").inc()
+        if self.tracer is None:
+            data = await context.read(lambda conn: plan.data(conn, values))
+        else:  # the planner's own span, named as Strawberry names an operation's
+            name = f"GraphQL Query: {plan.name}" if plan.name else "GraphQL Query"
+            attributes: dict[str, str | bool] = {"component": "graphql", "query": query, "budgetline.planned": True}
+            with self.tracer.start_as_current_span(name, attributes=attributes):
+                data = await context.read(lambda conn: plan.data(conn, values))
+        self.metrics.execution.labels("planned").inc()
         context.operation = plan.label
-        return result
+        return StrawberryExecutionResult(data=orjson.Fragment(data), errors=None)  # type: ignore[arg-type]
 
     async def execute_single(  # Strawberry's signature
         self,
@@ -368,7 +385,7 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> StrawberryExecutionResult:
-        """A hot read with a compiled plan runs it; everything else, and any fallback, runs here."""
+        """A query with a plan runs it; everything else, and any hand-over, runs here."""
         if request_data.query:
             result = await self._run_plan(
                 request, context, request_data.query, request_data.operation_name, request_data.variables

@@ -116,7 +116,11 @@ class Hub:
         self.by_account: dict[int, set[Subscription]] = {}
         self.by_key: dict[int, set[Socket]] = {}
         self.connected = asyncio.Event()
+        # Told of every revocation heard and of every (re)connection (budgetline/auth.KeyCache).
+        self.on_revoked: list[Callable[[int], None]] = []
+        self.on_connected: list[Callable[[], None]] = []
         self.reconnects = 0
+        self.server_pid: int | None = None  # the listening connection's backend, while it listens
         self._delay = RECONNECT_FIRST_SECONDS
         self._task: asyncio.Task[None] | None = None
 
@@ -139,6 +143,8 @@ class Hub:
                 del self.by_key[socket.api_key_id]
 
     def revoked(self, api_key_id: int) -> None:
+        for callback in self.on_revoked:
+            callback(api_key_id)
         for socket in list(self.by_key.get(api_key_id, ())):
             socket.shut(FORBIDDEN, "the API key was revoked")
 
@@ -157,9 +163,16 @@ class Hub:
 
     async def ready(self, timeout_s: float = 10.0) -> None:
         """Listening (started on first use): events committed from now on reach the subscribers."""
+        self.start()
+        await asyncio.wait_for(self.connected.wait(), timeout_s)
+
+    def start(self) -> None:
+        """Start listening, without waiting for it (the first request of a process does)."""
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._supervise(), name="budgetline-events")
-        await asyncio.wait_for(self.connected.wait(), timeout_s)
+
+    def listening(self) -> bool:
+        return self.connected.is_set()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -200,6 +213,9 @@ class Hub:
         try:
             conn.add_termination_listener(lambda _conn: lost.set())
             await conn.add_listener(CHANNEL, self._notified)
+            for callback in self.on_connected:  # what was heard before may have been missed since
+                callback()
+            self.server_pid = conn.get_server_pid()
             self.connected.set()
             self._delay = RECONNECT_FIRST_SECONDS
             if resync:

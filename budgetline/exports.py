@@ -28,8 +28,8 @@ from budgetline.auth import bearer_secret
 from budgetline.errors import BUSY_MESSAGE, json_error, unauthenticated
 from db.reads import Record
 from db.session import database_busy, database_unavailable
+from resolvers import ids
 from resolvers.api_keys import authenticate
-from resolvers.budget_sources import global_id
 from resolvers.context import Context
 from resolvers.errors import UserError
 from resolvers.exports import csv_chunks, period, visible_source
@@ -141,7 +141,7 @@ class LedgerExport:
                 self.running.release()
 
         headers = {
-            "Content-Disposition": f'attachment; filename="ledger-{global_id(source)}.csv"',
+            "Content-Disposition": f'attachment; filename="ledger-{ids.encode(source["kind"], source["id"])}.csv"',
             "Cache-Control": "private, no-store",
         }
         return Released(

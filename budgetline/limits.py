@@ -385,6 +385,9 @@ class Documents:
         self.limits = Limits.of(settings)
         self.rules = tuple(introspection_rules(settings))
         self.parsed: BoundedCache[str, DocumentNode] = BoundedCache(1000, settings.cache_max_bytes)
+        # The schema documents are validated against (schema.graphql_schema), set once the app
+        # has built it: validation results are cached by document alone.
+        self.schema: GraphQLSchema | None = None
         self.checked: BoundedCache[str, Checked] = BoundedCache(1000, settings.cache_max_bytes)
 
     def parse(self, query: str, operation: str | None) -> DocumentNode:
@@ -455,8 +458,9 @@ class DocumentGuard(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         if context.query is not None and context.graphql_document is not None:
+            assert self.documents.schema is not None, "the app sets the schema it validates against"
             context.pre_execution_errors = self.documents.validate(
-                context.schema._schema,  # Strawberry's own ValidationCache reads it the same way
+                self.documents.schema,
                 context.query,
                 context.graphql_document,
                 context.variables,

@@ -73,8 +73,8 @@ class Metrics:
         )
         self.execution = Counter(
             "budgetline_execution",
-            "queries and mutations by how they ran: compiled (a compiled plan answered), fallback "
-            "(a plan handed the request to graphql-core), general (graphql-core, no plan)",
+            "queries and mutations by how they ran: planned (one SQL statement answered), handover "
+            "(the request's values sent a planned document to graphql-core), general (graphql-core, no plan)",
             ["path"],
             registry=self.registry,
         )

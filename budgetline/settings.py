@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     # Seconds a client has to send its whole request body; no request slot or database
     # connection is taken before it has arrived.
     body_timeout_s: float = Field(default=10.0, gt=0, le=300)
-    # Bytes of documents each cache (parsed, validated, compiled, persisted) may hold.
+    # Bytes of documents each cache (parsed, validated, planned, persisted) may hold.
     cache_max_bytes: int = Field(default=32 * 1024 * 1024, ge=1024 * 1024)
     # GET /metrics answers only `Authorization: Bearer <metrics_token>`; unset: /metrics is off (404).
     metrics_token: str | None = None
@@ -75,9 +75,12 @@ class Settings(BaseSettings):
     sweep_seconds: float = Field(default=60.0, ge=0, le=86_400)
     # R14: days after a campaign ends before the sweeper settles it (0: at the next sweep).
     settlement_days: int = Field(default=3, ge=0, le=3650)
-    # Answer queries through compiled plans (budgetline/compiled.py); off: every
-    # request goes through graphql-core's execution, with the same responses.
-    compiled_queries: bool = True
+    # Answer queries with one SQL statement each (budgetline/planner.py); off: every request
+    # goes through graphql-core's execution, with the same responses.
+    planner: bool = True
+    # Tests: a document the planner fails on unexpectedly is an error (500) instead of a
+    # hand-over to graphql-core logged at ERROR.
+    planner_strict: bool = False
     # Browser origins allowed to call the API (CORS), comma-separated, exact: "https://app.example.com".
     cors_origins: str = ""
     cors_allow_credentials: bool = False

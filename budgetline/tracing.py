@@ -1,7 +1,7 @@
 """OpenTelemetry tracing: off unless OTEL_EXPORTER_OTLP_ENDPOINT is set (or a test passes a
 tracer provider). One trace per request: the HTTP server span of Starlette's instrumentation
 (with `budgetline.request_id`), under it the GraphQL operation (Strawberry's OpenTelemetry
-extension, or the compiled executor's span), its resolvers, and every SQL statement (asyncpg's
+extension, or the planner's span), its resolvers, and every SQL statement (asyncpg's
 instrumentation).
 
 What never goes into a span: variables (of a GET's query string or a resolver's arguments),

@@ -5,9 +5,20 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CHAR, BigInteger, DateTime, FetchedValue, ForeignKey, LargeBinary, Numeric, SmallInteger, Text
+from sqlalchemy import (
+    CHAR,
+    BigInteger,
+    DateTime,
+    FetchedValue,
+    ForeignKey,
+    LargeBinary,
+    Numeric,
+    SmallInteger,
+    Text,
+    func,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column, relationship
 
 Money = Numeric(14, 2, asdecimal=True)
 # A sum of any number of amounts (migration 0004): wide enough never to overflow.
@@ -118,6 +129,10 @@ class CampaignRow(Base):
     ended_at: Mapped[datetime | None]
     end_reason: Mapped[str | None] = mapped_column(Text)
     settled_at: Mapped[datetime | None]
+    # Figures of the read model (migration 0008's functions), read with the row: as it was
+    # loaded (or locked), for the rules that judge it.
+    locked_fields: Mapped[list[str]] = column_property(func.campaign_locked_fields(status))
+    remaining_amount: Mapped[Decimal | None] = column_property(func.campaign_remaining_amount(budget, spent_amount))
 
 
 class AllocationRow(Base):

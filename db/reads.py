@@ -1,114 +1,44 @@
-"""The read model: every read of the API is a plain-SQL record from here (asyncpg records on the
-request's own connection, no ORM entity), whichever executor answers the query. The GraphQL
-types are built from these records (schema/, `from_record`) and the rules judge them
-(resolvers/), once.
+"""The records of the general executor: every read of graphql-core's path is a plain-SQL record
+from here (asyncpg records on the request's own connection, no ORM entity), read from the read
+model's views (migration 0008; db/readmodel.py says which type is read from which), so every
+figure of a record is its SQL definition's: nothing is computed in Python. The GraphQL types are
+built from these records (schema/, `from_record`). Queries the planner answers
+(budgetline/planner.py) read the same views, in one statement.
 
-A row a mutation has just written is an ORM entity; `record_of` and `source_record` show it as
-the same record, so that its payload is built and judged exactly as a read one would be
-(tests/test_read_model.py holds the two shapes equal, row by row).
-
-Column lists come from the tables' own metadata (db/models.py): a new column of a table is in
-every record without an edit here. Accounts, sources, audiences and campaigns have their own
-reads below; the ledger, spend days, alerts, change requests, amendments, the trace and API keys
-are read by `row`, `rows` and `count` (a table, and its filter by column).
-
-Every budget source comes back in one shape, whether it is a PO or an order: `kind`, its own
-columns, and its order's number, currency, term and cancellation.
+`row`, `rows` and `count` read a type by a filter on its columns; sources and campaigns have
+reads of their own for the lists the API shows (the step-2 drop-down, what draws on a source).
+Every budget source comes back in one shape (`budget_sources_view`), PO or order alike.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 
-from sqlalchemy import inspect
+from db.models import AmendmentRow, Base
+from db.readmodel import NODES, RELATIONS, Relation
 
-from db.models import (
-    AccountRow,
-    ActivityRow,
-    AllocationRow,
-    AmendmentRow,
-    ApiKeyRow,
-    AudienceRow,
-    Base,
-    BudgetAlertRow,
-    BudgetChangeRequestRow,
-    CampaignRow,
-    OrderRow,
-    PurchaseOrderRow,
-    SpendDayRow,
-)
-
-# An asyncpg.Record (or, for a row just written, a dict of the same keys): read by column name.
+# An asyncpg.Record: read by column name.
 Record: TypeAlias = Mapping[str, Any]
 
+SOURCE_KINDS = ("Order", "PurchaseOrder")
 
-def _columns(model: type[Base]) -> list[str]:
-    return [column.name for column in model.__table__.columns]
-
-
-@functools.cache  # asked for each row a mutation answers with: the mapping never changes
-def _attributes(model: type[Base]) -> list[tuple[str, str]]:
-    """(column name, ORM attribute name) of each mapped column."""
-    return [(attribute.columns[0].name, attribute.key) for attribute in inspect(model).column_attrs]
+# Where each table's rows are read from, as the API shows them (the registry's relations).
+_RELATION: dict[type[Base], Relation] = {kind.model: kind.relation for kind in NODES.values()}
+_RELATION[AmendmentRow] = RELATIONS["Amendment"]
 
 
-ACCOUNT_COLUMNS = _columns(AccountRow)
-AUDIENCE_COLUMNS = _columns(AudienceRow)
-CAMPAIGN_COLUMNS = _columns(CampaignRow)
+def _from(model: type[Base]) -> tuple[str, list[str]]:
+    """The FROM clause of a table's rows as the API shows them (as `r`), and its condition."""
+    relation = _RELATION[model]
+    return f"{relation.source} r", [relation.where.format(r="r")] if relation.where else []
 
 
-def _select(model: type[Base], columns: list[str]) -> str:
-    return f"SELECT {', '.join(columns)} FROM {model.__tablename__}"
-
-
-_ACCOUNT = _select(AccountRow, ACCOUNT_COLUMNS)
-_AUDIENCE = _select(AudienceRow, AUDIENCE_COLUMNS)
-_CAMPAIGN = _select(CampaignRow, CAMPAIGN_COLUMNS)
-
-_PO_SOURCE = """
-SELECT 'PurchaseOrder' AS kind, p.id, p.account_id, o.id AS order_id, o.order_number, p.po_number,
-       p.amount, p.allocated_amount, p.draft_amount, p.spent_amount, p.pending_release_amount,
-       o.currency, o.start_date, o.end_date,
-       p.cancelled_at, o.cancelled_at AS order_cancelled_at
-FROM purchase_orders p JOIN orders o ON o.id = p.order_id
-"""
-_ORDER_SOURCE = """
-SELECT 'Order' AS kind, o.id, o.account_id, o.id AS order_id, o.order_number, NULL::text AS po_number,
-       o.amount, o.allocated_amount, o.draft_amount, o.spent_amount, o.pending_release_amount,
-       o.currency, o.start_date, o.end_date,
-       o.cancelled_at, o.cancelled_at AS order_cancelled_at
-FROM orders o
-"""
-
-
-def record_of(row: Base) -> Record:
-    """A written row (anything but an order or PO: source_record) as the record a read returns."""
-    return {column: getattr(row, attribute) for column, attribute in _attributes(type(row))}
-
-
-def source_record(row: OrderRow | PurchaseOrderRow) -> Record:
-    """A written order or PO as the record _PO_SOURCE / _ORDER_SOURCE return for it."""
-    order = row.order if isinstance(row, PurchaseOrderRow) else row
-    return {
-        "kind": "PurchaseOrder" if isinstance(row, PurchaseOrderRow) else "Order",
-        "id": row.id,
-        "account_id": row.account_id,
-        "order_id": order.id,
-        "order_number": order.order_number,
-        "po_number": row.po_number if isinstance(row, PurchaseOrderRow) else None,
-        "amount": row.amount,
-        "allocated_amount": row.allocated_amount,
-        "draft_amount": row.draft_amount,
-        "spent_amount": row.spent_amount,
-        "pending_release_amount": row.pending_release_amount,
-        "currency": order.currency,
-        "start_date": order.start_date,
-        "end_date": order.end_date,
-        "cancelled_at": row.cancelled_at,
-        "order_cancelled_at": order.cancelled_at,
-    }
+def _kind(kind: str) -> str:
+    """A source kind written into SQL: it comes from code or a record, and is checked."""
+    if kind not in SOURCE_KINDS:
+        raise ValueError(f"no budget source kind {kind!r}")
+    return kind
 
 
 async def api_key(conn: Any, secret_hash: bytes) -> Record | None:
@@ -122,69 +52,67 @@ async def api_key(conn: Any, secret_hash: bytes) -> Record | None:
 async def accounts(conn: Any, ids: Sequence[int] | None) -> list[Record]:
     """The accounts of `ids` (every account for None), by id."""
     if ids is None:
-        return list(await conn.fetch(_ACCOUNT + " ORDER BY id"))
-    return list(await conn.fetch(_ACCOUNT + " WHERE id = any($1::bigint[]) ORDER BY id", list(ids)))
+        return list(await conn.fetch("SELECT * FROM accounts ORDER BY id"))
+    return list(await conn.fetch("SELECT * FROM accounts WHERE id = any($1::bigint[]) ORDER BY id", list(ids)))
 
 
-_ACCOUNT_AS = ", ".join(f'a.{name} AS "account.{name}"' for name in ACCOUNT_COLUMNS)
+# --- budget sources -----------------------------------------------------------------------------
 
 
-async def account_with_sources(conn: Any, pk: int) -> tuple[Record | None, list[Record]]:
-    """The account and each of its sources, POs and orders alike, by id: one round trip for the
-    drop-down. (None, []) when there is no such account."""
-    rows = await conn.fetch(
-        f"""SELECT {_ACCOUNT_AS}, s.*
-            FROM accounts a
-            LEFT JOIN LATERAL ({_PO_SOURCE} WHERE p.account_id = a.id
-                               UNION ALL {_ORDER_SOURCE} WHERE o.account_id = a.id) s ON true
-            WHERE a.id = $1 ORDER BY s.id""",
-        pk,
-    )
-    if not rows:
-        return None, []
-    account = {name: rows[0][f"account.{name}"] for name in ACCOUNT_COLUMNS}
-    return account, [r for r in rows if r["kind"] is not None]
+async def dropdown(conn: Any, account_id: int, include_inactive: bool) -> list[Record]:
+    """The step-2 drop-down (R4), by the SQL function that defines it, by id."""
+    sql = "SELECT * FROM account_budget_sources($1, $2) ORDER BY id"
+    return list(await conn.fetch(sql, account_id, include_inactive))
 
 
 async def sources_of_account(conn: Any, account_id: int, kind: str) -> list[Record]:
     """The account's orders or POs (`kind`), by id."""
-    if kind == "PurchaseOrder":
-        return list(await conn.fetch(_PO_SOURCE + " WHERE p.account_id = $1 ORDER BY p.id", account_id))
-    return list(await conn.fetch(_ORDER_SOURCE + " WHERE o.account_id = $1 ORDER BY o.id", account_id))
+    sql = "SELECT * FROM budget_sources_view WHERE kind = $1 AND account_id = $2 ORDER BY id"
+    return list(await conn.fetch(sql, _kind(kind), account_id))
 
 
 async def purchase_orders_of_order(conn: Any, order_id: int) -> list[Record]:
-    return list(await conn.fetch(_PO_SOURCE + " WHERE p.order_id = $1 ORDER BY p.id", order_id))
+    sql = "SELECT * FROM budget_sources_view WHERE kind = 'PurchaseOrder' AND order_id = $1 ORDER BY id"
+    return list(await conn.fetch(sql, order_id))
 
 
-async def purchase_orders(conn: Any, ids: Sequence[int]) -> list[Record]:
-    return list(await conn.fetch(_PO_SOURCE + " WHERE p.id = any($1::bigint[])", list(ids)))
+async def sources(conn: Any, ids: Sequence[int], *, kind: str) -> list[Record]:
+    """Sources of one kind by id."""
+    sql = f"SELECT * FROM budget_sources_view WHERE kind = '{_kind(kind)}' AND id = any($1::bigint[])"
+    return list(await conn.fetch(sql, list(ids)))
 
 
-async def orders(conn: Any, ids: Sequence[int]) -> list[Record]:
-    return list(await conn.fetch(_ORDER_SOURCE + " WHERE o.id = any($1::bigint[])", list(ids)))
+def drawing_on(kind: str, column_of: str = "") -> str:
+    """The condition of rows that draw on a source ($1) of `kind`: a PO's own, an order's own and
+    its POs' (campaigns, the ledger, change requests), by the SQL function that defines it."""
+    prefix = f"{column_of}." if column_of else ""
+    return f"source_includes('{_kind(kind)}', $1, {prefix}order_id, {prefix}purchase_order_id)"
+
+
+def amended(kind: str) -> str:
+    """The condition of a source's ($1) own amendments (R18), by the SQL function that defines it."""
+    return f"source_amended_by('{_kind(kind)}', $1, order_id, purchase_order_id)"
+
+
+# --- campaigns ----------------------------------------------------------------------------------
 
 
 async def audiences(conn: Any, ids: Sequence[int]) -> list[Record]:
-    return list(await conn.fetch(_AUDIENCE + " WHERE id = any($1::bigint[])", list(ids)))
+    return list(await conn.fetch("SELECT * FROM audiences WHERE id = any($1::bigint[])", list(ids)))
 
 
 async def audiences_of_account(conn: Any, account_id: int, limit: int) -> list[Record]:
-    return list(await conn.fetch(_AUDIENCE + " WHERE account_id = $1 ORDER BY name LIMIT $2", account_id, limit))
+    sql = "SELECT * FROM audiences WHERE account_id = $1 ORDER BY name LIMIT $2"
+    return list(await conn.fetch(sql, account_id, limit))
 
 
 async def campaigns(conn: Any, ids: Sequence[int]) -> list[Record]:
-    return list(await conn.fetch(_CAMPAIGN + " WHERE id = any($1::bigint[])", list(ids)))
-
-
-# The columns a campaign page may be filtered by: its account, or the source it draws on.
-CAMPAIGN_OWNERS = ("account_id", "order_id", "purchase_order_id")
+    return list(await conn.fetch("SELECT * FROM campaigns_view WHERE id = any($1::bigint[])", list(ids)))
 
 
 def _campaign_filter(owner: str, status: str | None, args: list[Any]) -> str:
-    if owner not in CAMPAIGN_OWNERS:
-        raise ValueError(f"campaigns are not listed by {owner}")
-    where = f" WHERE {owner} = $1"
+    """Campaigns of an account ("account_id"), or drawing on a source ("Order", "PurchaseOrder")."""
+    where = " WHERE " + ("account_id = $1" if owner == "account_id" else drawing_on(owner))
     if status is not None:
         args.append(status)
         where += f" AND status = ${len(args)}"
@@ -194,10 +122,10 @@ def _campaign_filter(owner: str, status: str | None, args: list[Any]) -> str:
 async def campaign_page(
     conn: Any, owner: str, owner_id: int, status: str | None, before: int | None, limit: int
 ) -> list[Record]:
-    """Newest first: `limit` campaigns whose `owner` column is `owner_id`, with an id below
-    `before`, of `status`."""
+    """Newest first: `limit` campaigns of `owner` (`_campaign_filter`) `owner_id`, with an id
+    below `before`, of `status`."""
     args: list[Any] = [owner_id]
-    sql = _CAMPAIGN + _campaign_filter(owner, status, args)
+    sql = "SELECT * FROM campaigns_view" + _campaign_filter(owner, status, args)
     if before is not None:
         args.append(before)
         sql += f" AND id < ${len(args)}"
@@ -207,23 +135,11 @@ async def campaign_page(
 
 async def campaign_count(conn: Any, owner: str, owner_id: int, status: str | None) -> int:
     args: list[Any] = [owner_id]
-    sql = "SELECT count(*) FROM campaigns" + _campaign_filter(owner, status, args)
+    sql = "SELECT count(*) FROM campaigns_view" + _campaign_filter(owner, status, args)
     return int(await conn.fetchval(sql, *args))
 
 
-# --- the tables read whole, by a filter on their columns ---------------------------------------
-
-TABLES: tuple[type[Base], ...] = (
-    CampaignRow,
-    AllocationRow,
-    SpendDayRow,
-    BudgetAlertRow,
-    BudgetChangeRequestRow,
-    AmendmentRow,
-    ActivityRow,
-    ApiKeyRow,
-)
-_TABLE_SELECT = {model: _select(model, _columns(model)) for model in TABLES}
+# --- any type, by a filter on its columns --------------------------------------------------------
 
 
 class _NotNull:
@@ -233,6 +149,8 @@ class _NotNull:
 
 NOT_NULL: Any = _NotNull()  # a filter's value: the column IS NOT NULL (None: IS NULL)
 Where = Mapping[str, Any]  # column -> the value it must have
+# A condition written by code (never from a request) over $1: a source's rows (`drawing_on`).
+Condition = str
 
 
 def _terms(model: type[Base], where: Where, args: list[Any]) -> list[str]:
@@ -257,7 +175,8 @@ def _where(terms: list[str]) -> str:
 
 
 async def row(conn: Any, model: type[Base], pk: int) -> Record | None:
-    found: Record | None = await conn.fetchrow(_TABLE_SELECT[model] + " WHERE id = $1", pk)
+    source, terms = _from(model)
+    found: Record | None = await conn.fetchrow(f"SELECT r.* FROM {source}" + _where([*terms, "r.id = $1"]), pk)
     return found
 
 
@@ -271,25 +190,35 @@ async def rows(
     before: Any = None,
     after: Any = None,
     limit: int | None = None,
+    condition: tuple[Condition, Any] | None = None,
 ) -> list[Record]:
-    """The rows of `model` that `where` selects, by `key` (descending: newest first), only those
-    whose key is below `before` (a page's cursor) or above `after`, at most `limit`."""
+    """The rows of `model` that `where` (and `condition`, with its value as $1) selects, by `key`
+    (descending: newest first), only those whose key is below `before` (a page's cursor) or above
+    `after`, at most `limit`."""
     if key not in model.__table__.columns:
         raise ValueError(f"{model.__tablename__} has no column {key}")
     args: list[Any] = []
-    terms = _terms(model, where, args)
+    source, terms = _from(model)
+    if condition is not None:
+        args.append(condition[1])
+        terms.append(condition[0])
+    terms += _terms(model, where, args)
     for bound, operator in ((before, "<"), (after, ">")):
         if bound is not None:
             args.append(bound)
             terms.append(f"{key} {operator} ${len(args)}")
-    sql = _TABLE_SELECT[model] + _where(terms) + f" ORDER BY {key} {'DESC' if newest_first else 'ASC'}"
+    sql = f"SELECT r.* FROM {source}" + _where(terms) + f" ORDER BY {key} {'DESC' if newest_first else 'ASC'}"
     if limit is not None:
         args.append(limit)
         sql += f" LIMIT ${len(args)}"
     return list(await conn.fetch(sql, *args))
 
 
-async def count(conn: Any, model: type[Base], where: Where) -> int:
+async def count(conn: Any, model: type[Base], where: Where, condition: tuple[Condition, Any] | None = None) -> int:
     args: list[Any] = []
-    terms = _terms(model, where, args)
-    return int(await conn.fetchval(f"SELECT count(*) FROM {model.__tablename__}" + _where(terms), *args))
+    source, terms = _from(model)
+    if condition is not None:
+        args.append(condition[1])
+        terms.append(condition[0])
+    terms += _terms(model, where, args)
+    return int(await conn.fetchval(f"SELECT count(*) FROM {source}" + _where(terms), *args))

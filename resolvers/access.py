@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import AccountRow, Base
+from db.readmodel import NodeKind
 from db.reads import Record
 from resolvers import ids
 from resolvers.context import Principal
@@ -54,6 +55,15 @@ def visible(principal: Principal, row: Tenant | None) -> Tenant | None:
         return None
     account_id = row.account_id if isinstance(row, Base) else row["account_id"]  # type: ignore[index]
     return row if principal.can_see(account_id) else None
+
+
+def sees(principal: Principal, kind: NodeKind, record: Record) -> bool:
+    """R8 for a node of `kind` (db/readmodel.NODES says which rule it follows): its account's
+    keys and those that see every account; an account by itself; API keys the account team only.
+    The planner writes the same rule into its statements (budgetline/planner.py, `visible`)."""
+    if kind.visibility == "account_team":
+        return principal.is_account_team
+    return principal.can_see(record["id"] if kind.visibility == "self" else record["account_id"])
 
 
 def not_found(field: str, kind: str) -> NotFound:

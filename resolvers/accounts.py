@@ -28,16 +28,6 @@ def is_own(ctx: Context, pk: int) -> bool:
     return ctx.principal.account_id == pk
 
 
-async def get_visible_with_sources(ctx: Context, pk: int) -> tuple[Record | None, list[Record]]:
-    """get_visible and every source of the account (POs and orders), in one statement."""
-    account, sources = await ctx.read(lambda conn: reads.account_with_sources(conn, pk))
-    if _visible(ctx, account) is None:
-        return None, []
-    assert account is not None
-    ctx.loaders.prime(ctx.loaders.account, [account])
-    return account, sources
-
-
 async def viewer_account(ctx: Context) -> Record | None:
     if ctx.principal.account_id is None:
         return None

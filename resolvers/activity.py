@@ -24,18 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ClauseElement
 
-from db import reads
 from db.models import (
     AccountRow,
     ActivityRow,
-    ApiKeyRow,
-    AudienceRow,
-    BudgetAlertRow,
-    BudgetChangeRequestRow,
-    CampaignRow,
-    OrderRow,
-    PurchaseOrderRow,
 )
+from db.readmodel import NODES
 from db.reads import Record
 from resolvers import ids
 from resolvers.pagination import Page, paginate
@@ -45,16 +38,8 @@ OPERATION: ContextVar[str | None] = ContextVar("budgetline_operation", default=N
 SWEEPER = "budgetline"
 _CHANGES = "budgetline_changes"  # session.info key: {row: {field: [before, after]}}
 
-NODE_TYPE = {
-    AccountRow: "Account",
-    ApiKeyRow: "ApiKey",
-    AudienceRow: "Audience",
-    BudgetAlertRow: "BudgetAlert",
-    BudgetChangeRequestRow: "BudgetChangeRequest",
-    CampaignRow: "Campaign",
-    OrderRow: "Order",
-    PurchaseOrderRow: "PurchaseOrder",
-}
+# The node types whose changes a trace shows, by table (the registry's: db/readmodel.NODES).
+NODE_TYPE = {kind.model: kind.name for kind in NODES.values() if kind.traced}
 # Columns that are no field of the API (or a secret): never in a trace.
 HIDDEN = frozenset(
     {
@@ -221,8 +206,3 @@ async def record_sweep(session: AsyncSession, operation: str, rows: Sequence[Any
 async def of_account(ctx: Any, account_id: int, first: int, after: str | None) -> Page[Record]:
     """Account.activity: newest first."""
     return await paginate(ctx.read, ActivityRow, {"account_id": account_id}, first, after)
-
-
-async def get_visible(ctx: Any, pk: int) -> Record | None:
-    found: Record | None = await ctx.read(lambda conn: reads.row(conn, ActivityRow, pk))
-    return found if found is not None and ctx.principal.can_see(found["account_id"]) else None

@@ -12,19 +12,16 @@ Where each alert comes from:
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 
-from sqlalchemy import Date, func, literal, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import func, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import reads
-from db.models import AccountRow, ActivityRow, BudgetAlertRow, OrderRow, PurchaseOrderRow
+from db.models import AccountRow, ActivityRow, BudgetAlertRow
 from db.reads import Record
-from resolvers import activity, budget_sources, ids
-from resolvers.access import get_account_for_write, get_for_write, require_writer, visible
-from resolvers.budget_sources import SourceRow
+from resolvers import activity, ids
+from resolvers.access import get_account_for_write, get_for_write, require_writer
 from resolvers.context import Context
 from resolvers.errors import InvalidInput
 from resolvers.pagination import Page, paginate
@@ -112,82 +109,30 @@ async def of_account(
     return await paginate(ctx.read, BudgetAlertRow, where, first, after)
 
 
-async def get_visible(ctx: Context, pk: int) -> Record | None:
-    return visible(ctx.principal, await ctx.read(lambda conn: reads.row(conn, BudgetAlertRow, pk)))
-
-
-def message(alert: Record, source: Record) -> str:
-    """What an alert says, for people: the source by its display name and what happened."""
-    name = budget_sources.display_name(source)
-    currency = source["currency"]
-    kind, threshold, amount = alert["kind"], alert["threshold"], alert["amount"]
-    if kind == "ALLOCATION_THRESHOLD":
-        return f"{name} is {threshold}% allocated or more"
-    if kind == "SPEND_THRESHOLD":
-        return f"{name} has spent {threshold}% of its amount or more"
-    if kind == "SOURCE_EXHAUSTED":
-        return f"{name} has nothing left to allocate"
-    if kind == "EXPIRING_UNUSED_BUDGET":
-        return f"{name} ends on {alert['term_end']} with {amount} {currency} unallocated"
-    return f"settlement returned {amount} {currency} to {name}"
-
-
 # --- R16, for the sweeper -------------------------------------------------------------------
 
 
-async def raise_expiring(session: AsyncSession, on: date | None = None) -> int:
-    """EXPIRING_UNUSED_BUDGET for every selectable source (R4's rule, so per PO when the account
-    requires POs) whose daysLeft is at most its account's expiryWarningDays and that has money
-    unallocated: at most once per source and term end (a unique index; an amendment that moves
-    the end date arms it again). How many it raised."""
-    day = on or budget_sources.today()
-    # Narrowed in SQL to live, uncancelled terms ending within the account's warning (a day of
-    # slack); R4 and R16 decide below, in Python, with the rules every other path uses.
-    ends_soon = (
-        OrderRow.cancelled_at.is_(None),
-        OrderRow.end_date >= day,
-        OrderRow.end_date <= literal(day, Date) + AccountRow.expiry_warning_days,
-    )
-    orders = select(OrderRow, AccountRow).join(AccountRow, AccountRow.id == OrderRow.account_id).where(*ends_soon)
-    pos = (
-        select(PurchaseOrderRow, AccountRow)
-        .join(PurchaseOrderRow.order)
-        .join(AccountRow, AccountRow.id == PurchaseOrderRow.account_id)
-        .where(PurchaseOrderRow.cancelled_at.is_(None), AccountRow.requires_purchase_order, *ends_soon)
-    )
-    candidates: list[tuple[SourceRow, AccountRow]] = []
-    for stmt in (orders.where(AccountRow.requires_purchase_order.is_(False)), pos):
-        candidates += [(source, account) for source, account in (await session.execute(stmt)).unique()]
-    values = [
-        {
-            "account_id": source.account_id,
-            "kind": "EXPIRING_UNUSED_BUDGET",
-            "order_id": budget_sources.order_of(source).id,
-            "purchase_order_id": source.id if isinstance(source, PurchaseOrderRow) else None,
-            "amount": budget_sources.unallocated(source),
-            "term_end": budget_sources.order_of(source).end_date,
-        }
-        for source, account in candidates
-        if budget_sources.selectable(source, account.requires_purchase_order)
-        and budget_sources.days_left(source, day) <= account.expiry_warning_days
-        and budget_sources.unallocated(source) > Decimal("0.00")
-    ]
-    if not values:
-        return 0
-    statement = (
-        insert(BudgetAlertRow)
-        .values(values)
-        .on_conflict_do_nothing(
-            index_elements=[
-                BudgetAlertRow.order_id,
-                func.coalesce(BudgetAlertRow.purchase_order_id, 0),
-                BudgetAlertRow.term_end,
-            ],
-            index_where=BudgetAlertRow.kind == "EXPIRING_UNUSED_BUDGET",
-        )
-        .returning(BudgetAlertRow.account_id, BudgetAlertRow.id, BudgetAlertRow.amount)
-    )
-    raised = (await session.execute(statement)).all()
+# R16 over the read model: selectable sources (R4, so per PO when the account requires POs)
+# whose daysLeft is at most their account's expiryWarningDays and that have money unallocated,
+# at most once per source and term end (a unique index: an amendment that moves the end date
+# arms it again).
+_EXPIRING = text(
+    """INSERT INTO budget_alerts (account_id, kind, order_id, purchase_order_id, amount, term_end)
+       SELECT s.account_id, 'EXPIRING_UNUSED_BUDGET', s.order_id,
+              CASE WHEN s.kind = 'PurchaseOrder' THEN s.id END, s.unallocated_amount, s.end_date
+         FROM budget_sources_view s JOIN accounts a ON a.id = s.account_id
+        WHERE s.selectable AND s.days_left <= a.expiry_warning_days AND s.unallocated_amount > 0
+        ORDER BY s.order_id, s.kind, s.id
+       ON CONFLICT (order_id, coalesce(purchase_order_id, 0), term_end) WHERE kind = 'EXPIRING_UNUSED_BUDGET'
+       DO NOTHING
+       RETURNING account_id, id, amount"""
+)
+
+
+async def raise_expiring(session: AsyncSession) -> int:
+    """EXPIRING_UNUSED_BUDGET where R16 says (`_EXPIRING`), with the sweeper's activity entry
+    for each (R20). How many it raised."""
+    raised = (await session.execute(_EXPIRING)).all()
     for account_id, pk, amount in raised:  # R20: the sweeper's raiseAlert
         session.add(
             ActivityRow(

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import reads
 from db.models import AccountRow, ApiKeyRow
-from db.reads import Record
 from db.session import driver_of, guarded
 from resolvers import ids, validation
 from resolvers.access import get_account_for_write, require_account_team
@@ -99,7 +98,9 @@ async def revoke(ctx: Context, *, api_key_id: str) -> ApiKeyRow:
             await session.flush()
         return row
 
-    return await ctx.transact(work)
+    revoked = await ctx.transact(work)
+    ctx.keys_revoked.append(revoked.id)
+    return revoked
 
 
 async def get_api_key(session: AsyncSession, api_key_id: str) -> ApiKeyRow:
@@ -109,10 +110,3 @@ async def get_api_key(session: AsyncSession, api_key_id: str) -> ApiKeyRow:
     if row is None:
         raise NotFound("no API key with this apiKeyId", "apiKeyId")
     return row
-
-
-async def get_visible(ctx: Context, pk: int) -> Record | None:
-    """Keys are the account team's business only."""
-    if not ctx.principal.is_account_team:
-        return None
-    return await ctx.read(lambda conn: reads.row(conn, ApiKeyRow, pk))

@@ -10,7 +10,7 @@ from db import reads
 from db.models import AccountRow, AudienceRow
 from db.reads import Record
 from resolvers import validation
-from resolvers.access import get_account_for_write, raise_if_duplicate, require_writer, visible
+from resolvers.access import get_account_for_write, raise_if_duplicate, require_writer
 from resolvers.context import Context
 from resolvers.errors import InvalidInput
 
@@ -19,10 +19,6 @@ async def list_for_account(ctx: Context, account_id: int) -> list[Record]:
     found = await ctx.read(lambda conn: reads.audiences_of_account(conn, account_id, MAX_PER_ACCOUNT))
     ctx.loaders.prime(ctx.loaders.audience, found)
     return found
-
-
-async def get_visible(ctx: Context, pk: int) -> Record | None:
-    return visible(ctx.principal, await ctx.loaders.audience.load(pk))
 
 
 # `Account.audiences` is a plain list: its length is bounded here, so that a query's cost

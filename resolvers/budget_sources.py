@@ -1,23 +1,24 @@
-"""Orders and purchase orders: the budget math (docs/concepts.md, "The figures of a budget
-source"), R4's selectability, R9.
+"""Orders and purchase orders: R4's selectability checks, R9, R18.
 
-A budget source is read as a record of the read model (db/reads.py: one shape for orders and
-POs) and written as an OrderRow or a PurchaseOrderRow, which the rules see as its record
-(`record`). A PO takes its currency, term and cancellation from its order.
+The figures of a source (status, unallocated amount, percents, days left, display name,
+selectability) are SQL: the read model's functions and `budget_sources_view` (migration 0008).
+The checks here read them from that view under the caller's locks (`figures`), so a write judges
+a source by exactly what a reader sees. A source is written as an OrderRow or a PurchaseOrderRow;
+a PO takes its currency, term and cancellation from its order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import reads
-from db.models import AccountRow, AmendmentRow, CampaignRow, OrderRow, PurchaseOrderRow
+from db.models import AmendmentRow, CampaignRow, OrderRow, PurchaseOrderRow
 from db.reads import Record
 from resolvers import activity, ids, validation
 from resolvers.access import (
@@ -31,10 +32,6 @@ from resolvers.context import Context, Principal
 from resolvers.errors import BudgetSourceProblem, InsufficientBudget, InvalidInput, NotFound
 
 SourceRow = OrderRow | PurchaseOrderRow
-# A source as read (a record of db/reads.py) or as written (a row the mutation holds).
-Source = SourceRow | Record
-
-ZERO = Decimal("0.00")
 
 
 def today() -> date:
@@ -46,89 +43,64 @@ def order_of(source: SourceRow) -> OrderRow:
     return source.order if isinstance(source, PurchaseOrderRow) else source
 
 
-def record(source: Source) -> Record:
-    """The source as the read model has it (db/reads.py): a written row is seen as its record."""
-    return reads.source_record(source) if isinstance(source, (OrderRow, PurchaseOrderRow)) else source
+def kind_of(source: SourceRow) -> str:
+    return "PurchaseOrder" if isinstance(source, PurchaseOrderRow) else "Order"
 
 
-# The figures and R4, once, over a source's record: both executors and every write judge by these.
+@dataclass(frozen=True)
+class Figures:
+    """A source's figures as the read model defines them: its own and its order's (the same
+    record for an order)."""
+
+    source: Record
+    order: Record
+
+    @property
+    def holders(self) -> tuple[Record, ...]:
+        """What an allocation must fit: the source, and a PO's order too."""
+        return (self.source, self.order) if self.source["kind"] == "PurchaseOrder" else (self.source,)
 
 
-def status(source: Source, on: date | None = None) -> str:
-    """CANCELLED when it or its order is cancelled, EXPIRED once its order's term has ended."""
-    s = record(source)
-    if s["cancelled_at"] is not None or s["order_cancelled_at"] is not None:
-        return "CANCELLED"
-    if s["end_date"] < (on or today()):
-        return "EXPIRED"
-    return "ACTIVE"
+_FIGURES = text(
+    "SELECT * FROM budget_sources_view"
+    " WHERE (kind = 'Order' AND id = :order_id) OR (kind = 'PurchaseOrder' AND id = :purchase_order_id)"
+)
 
 
-def unallocated(source: Source) -> Decimal:
-    s = record(source)
-    free: Decimal = s["amount"] - s["allocated_amount"]
-    return max(free, ZERO)
+async def figures_of(session: AsyncSession, order_id: int, purchase_order_id: int | None) -> Figures:
+    """The figures of the source (order_id, purchase_order_id) names, read now: after the
+    caller's locks, in a statement of its own, so they are the committed ones."""
+    found = await session.execute(_FIGURES, {"order_id": order_id, "purchase_order_id": purchase_order_id})
+    records: dict[str, Record] = {r.kind: dict(r._mapping) for r in found}
+    order = records["Order"]
+    return Figures(records.get("PurchaseOrder", order) if purchase_order_id is not None else order, order)
 
 
-def percent_of(part: Decimal, amount: Decimal) -> Decimal:
-    """allocatedPercent and spentPercent (R15's figures): part / amount * 100, two fraction digits,
-    rounded half up (an amount of 0 has used 0.00 %)."""
-    if amount <= 0:
-        return ZERO
-    return (part * 100 / amount).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+async def figures(session: AsyncSession, source: SourceRow) -> Figures:
+    return await figures_of(session, order_of(source).id, source.id if isinstance(source, PurchaseOrderRow) else None)
 
 
-def days_left(source: Source, on: date | None = None) -> int:
-    """Days from today (UTC) to the end date, both counted: 1 on the last day, 0 once expired."""
-    end_date: date = record(source)["end_date"]
-    return max((end_date - (on or today())).days + 1, 0)
+async def name_of(session: AsyncSession, source: SourceRow) -> str:
+    """A written source's display name, for a message."""
+    return str((await figures(session, source)).source["display_name"])
 
 
-def is_right_kind(source: Source, requires_purchase_order: bool) -> bool:
-    is_po: bool = record(source)["kind"] == "PurchaseOrder"
-    return is_po == requires_purchase_order
+# --- rules a campaign's source must pass (R3, R4, R5), on its figures -----------------------------
 
 
-def selectable(source: Source, requires_purchase_order: bool) -> bool:
-    return status(source) == "ACTIVE" and is_right_kind(source, requires_purchase_order)
-
-
-def dropdown(sources: list[Record], requires_purchase_order: bool, *, include_inactive: bool) -> list[Record]:
-    """The step-2 drop-down: the kind the account uses, selectable ones unless asked."""
-    return [
-        s for s in sources if is_right_kind(s, requires_purchase_order) and (include_inactive or status(s) == "ACTIVE")
-    ]
-
-
-def display_name(source: Source) -> str:
-    s = record(source)
-    if s["po_number"] is not None:
-        return f"PO {s['po_number']} (Order {s['order_number']})"
-    return f"Order {s['order_number']}"
-
-
-def global_id(source: Source) -> str:
-    s = record(source)
-    return ids.encode(s["kind"], s["id"])
-
-
-# --- rules a campaign's source must pass (R3, R4, R5) ---------------------------------
-
-
-def check_selectable(source: SourceRow, account: AccountRow, field: str = "budgetSourceId") -> None:
+def check_selectable(source: Record, field: str = "budgetSourceId") -> None:
     """R4: ACTIVE, and a PO when the account requires POs, an order when it does not."""
-    current = status(source)
-    if current != "ACTIVE":
+    if source["status"] != "ACTIVE":
         raise BudgetSourceProblem(
-            f"{display_name(source)} is {current.lower()} and cannot be selected",
+            f"{source['display_name']} is {source['status'].lower()} and cannot be selected",
             field,
             code="BUDGET_SOURCE_NOT_SELECTABLE",
         )
-    if account.requires_purchase_order and not isinstance(source, PurchaseOrderRow):
+    if not source["right_kind"] and source["requires_purchase_order"]:
         raise BudgetSourceProblem(
             "this account requires a purchase order as budget source", field, code="PURCHASE_ORDER_REQUIRED"
         )
-    if not account.requires_purchase_order and isinstance(source, PurchaseOrderRow):
+    if not source["right_kind"]:
         raise BudgetSourceProblem(
             "this account does not use purchase orders: select an order",
             field,
@@ -136,25 +108,24 @@ def check_selectable(source: SourceRow, account: AccountRow, field: str = "budge
         )
 
 
-def check_within_term(source: SourceRow, start: date, end: date) -> None:
+def check_within_term(source: Record, start: date, end: date) -> None:
     """R3: the schedule lies within the term; the error names the date that is outside it."""
-    order = order_of(source)
-    if start < order.start_date or end > order.end_date:
+    if start < source["start_date"] or end > source["end_date"]:
         raise BudgetSourceProblem(
-            f"the schedule {start}..{end} must lie within the term of {display_name(source)}: "
-            f"{order.start_date}..{order.end_date}",
-            "startDate" if start < order.start_date else "endDate",
+            f"the schedule {start}..{end} must lie within the term of {source['display_name']}: "
+            f"{source['start_date']}..{source['end_date']}",
+            "startDate" if start < source["start_date"] else "endDate",
             code="SCHEDULE_OUTSIDE_TERM",
         )
 
 
-def check_fits(amount: Decimal, source: SourceRow, field: str = "budget") -> None:
+def check_fits(amount: Decimal, found: Figures, field: str = "budget") -> None:
     """The amount fits the source's unallocated amount, and its order's when the source is a PO."""
-    for holder in (source, order_of(source)) if isinstance(source, PurchaseOrderRow) else (source,):
-        free = unallocated(holder)
+    for holder in found.holders:
+        free = holder["unallocated_amount"]
         if amount > free:
             raise InsufficientBudget(
-                f"{amount} exceeds the unallocated {free} of {display_name(holder)}", field, amount, free
+                f"{amount} exceeds the unallocated {free} of {holder['display_name']}", field, amount, free
             )
 
 
@@ -199,17 +170,12 @@ async def resolve_source_id(session: AsyncSession, principal: Principal, global_
 # --- reads -----------------------------------------------------------------------------
 
 
-def kind_of_account(account: Record) -> str:
-    """R4: the kind of source an account's campaigns draw on."""
-    return "PurchaseOrder" if account["requires_purchase_order"] else "Order"
-
-
 async def list_for_account(ctx: Context, account: Record, *, include_inactive: bool) -> list[Record]:
-    """Account.budgetSources: the drop-down (`dropdown`) over the account's sources of its kind."""
-    kind = kind_of_account(account)
-    sources = await ctx.read(lambda conn: reads.sources_of_account(conn, account["id"], kind))
-    found = dropdown(sources, account["requires_purchase_order"], include_inactive=include_inactive)
-    return _listed(ctx, kind, found)
+    """Account.budgetSources: the drop-down, as the SQL function defines it."""
+    found = await ctx.read(lambda conn: reads.dropdown(conn, account["id"], include_inactive))
+    for record in found:
+        ctx.loaders.prime(ctx.loaders.source(record["kind"]), [record])
+    return found
 
 
 def _listed(ctx: Context, kind: str, records: list[Record]) -> list[Record]:
@@ -298,12 +264,12 @@ async def create_purchase_order(ctx: Context, *, order_id: str, po_number: str, 
         order = await get_for_write(session, ctx.principal, OrderRow, "Order", order_id, "orderId", lock=True)
         if order.cancelled_at is not None:
             raise BudgetSourceProblem(
-                f"{display_name(order)} is cancelled", "orderId", code="BUDGET_SOURCE_NOT_SELECTABLE"
+                f"{await name_of(session, order)} is cancelled", "orderId", code="BUDGET_SOURCE_NOT_SELECTABLE"
             )
         room = order.amount - order.purchase_order_total
         if amount > room:
             raise InsufficientBudget(
-                f"{amount} exceeds the {room} of {display_name(order)} not yet covered by purchase orders",
+                f"{amount} exceeds the {room} of {await name_of(session, order)} not yet covered by purchase orders",
                 "amount",
                 amount,
                 room,
@@ -336,7 +302,8 @@ async def cancel(ctx: Context, *, budget_source_id: str) -> SourceRow:
     async def work(session: AsyncSession) -> SourceRow:
         source = await resolve_source_id(session, ctx.principal, budget_source_id, "budgetSourceId")
         if source.cancelled_at is None:
-            activity.note_change(session, source, "status", status(source), "CANCELLED")
+            before = (await figures(session, source)).source["status"]
+            activity.note_change(session, source, "status", before, "CANCELLED")
             source.cancelled_at = datetime.now(UTC)
             await session.flush()
         return source
@@ -423,10 +390,12 @@ async def apply_amendment(
     where = "orderId" if isinstance(source, OrderRow) else "purchaseOrderId"
     if source.cancelled_at is not None or order.cancelled_at is not None:
         raise BudgetSourceProblem(
-            f"{display_name(source)} is cancelled and cannot be amended", where, code="BUDGET_SOURCE_NOT_SELECTABLE"
+            f"{await name_of(session, source)} is cancelled and cannot be amended",
+            where,
+            code="BUDGET_SOURCE_NOT_SELECTABLE",
         )
     if change.amount is not None:
-        check_amount_change(source, change.amount)
+        await check_amount_change(session, source, change.amount)
     if change.end_date is not None:
         await check_end_date_change(session, order, change.end_date)
     done: list[AmendmentRow] = []
@@ -444,7 +413,9 @@ async def apply_amendment(
             done.append(_record(source, amount=change.amount, end_date=order.end_date, change=change, actor=actor))
             source.amount = change.amount
     if not done:
-        raise InvalidInput(f"{display_name(source)} has this amount and end date already: nothing to amend", "amount")
+        raise InvalidInput(
+            f"{await name_of(session, source)} has this amount and end date already: nothing to amend", "amount"
+        )
     for row in done:
         row.request_id = request_id
         session.add(row)
@@ -467,7 +438,7 @@ def _record(source: SourceRow, *, amount: Decimal, end_date: date, change: Amend
     )
 
 
-def check_amount_change(source: SourceRow, amount: Decimal) -> None:
+async def check_amount_change(session: AsyncSession, source: SourceRow, amount: Decimal) -> None:
     """R18: never below what is committed; a PO's increase within what its order has left."""
     if isinstance(source, PurchaseOrderRow):
         floor = source.allocated_amount
@@ -477,7 +448,7 @@ def check_amount_change(source: SourceRow, amount: Decimal) -> None:
         committed = f"its allocated {source.allocated_amount} and its POs' {source.purchase_order_total}"
     if amount < floor:
         raise InsufficientBudget(
-            f"{amount} is below what {display_name(source)} has committed ({committed})",
+            f"{amount} is below what {await name_of(session, source)} has committed ({committed})",
             "amount",
             amount,
             floor,
@@ -488,7 +459,7 @@ def check_amount_change(source: SourceRow, amount: Decimal) -> None:
         room = order.amount - (order.purchase_order_total - source.amount)
         if amount > room:
             raise InsufficientBudget(
-                f"{amount} exceeds the {room} of {display_name(order)} its other POs leave",
+                f"{amount} exceeds the {room} of {await name_of(session, order)} its other POs leave",
                 "amount",
                 amount,
                 room,
@@ -514,17 +485,14 @@ async def check_end_date_change(session: AsyncSession, order: OrderRow, end_date
     cut = (await session.execute(stmt)).first()
     if cut is not None:
         raise BudgetSourceProblem(
-            f"campaign {cut.name!r} runs until {cut.end_date}: the term of {display_name(order)} cannot end before it",
+            f"campaign {cut.name!r} runs until {cut.end_date}: the term of {await name_of(session, order)} cannot "
+            "end before it",
             "endDate",
             code="SCHEDULE_OUTSIDE_TERM",
         )
 
 
 async def amendments_of(ctx: Context, source: Record) -> list[Record]:
-    """BudgetSource.amendments, oldest first (an order's own; a PO's own)."""
-    where: reads.Where = (
-        {"purchase_order_id": source["id"]}
-        if source["kind"] == "PurchaseOrder"
-        else {"order_id": source["id"], "purchase_order_id": None}
-    )
-    return await ctx.read(lambda conn: reads.rows(conn, AmendmentRow, where, newest_first=False))
+    """BudgetSource.amendments, oldest first: its own (source_amended_by)."""
+    own = (reads.amended(source["kind"]), source["id"])
+    return await ctx.read(lambda conn: reads.rows(conn, AmendmentRow, {}, newest_first=False, condition=own))

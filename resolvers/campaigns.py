@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import reads
-from db.models import AccountRow, AllocationRow, AudienceRow, CampaignRow, OrderRow, PurchaseOrderRow
+from db.models import AccountRow, AllocationRow, AudienceRow, CampaignRow, PurchaseOrderRow
 from db.reads import Record
 from resolvers import activity, budget_sources, ids, spend, validation
 from resolvers.access import (
@@ -28,9 +28,8 @@ from resolvers.access import (
     not_found,
     require_delivery,
     require_writer,
-    visible,
 )
-from resolvers.budget_sources import SourceRow, today
+from resolvers.budget_sources import today
 from resolvers.context import Context, Principal
 from resolvers.errors import (
     BudgetSourceProblem,
@@ -44,26 +43,12 @@ from resolvers.errors import (
 from resolvers.pagination import Page, paginate, paginate_with
 
 STEPS = ("SETUP", "BUDGET_AND_SCHEDULE", "REVIEW")
-LOCKED_WHEN_PUBLISHED = ["AUDIENCE", "BUDGET_SOURCE"]
-LOCKED_WHEN_ENDED = ["AUDIENCE", "BUDGET", "SCHEDULE", "BUDGET_SOURCE"]  # all but NAME (R12)
 LIVE = ("PUBLISHED", "PAUSED")
 # R12: the states each transition starts from.
 TRANSITIONS = {"pause": ("PUBLISHED",), "resume": ("PAUSED",), "end": LIVE}
 SWEEPER = "budgetline sweeper"
 # A page of campaigns when `first` is not given (or null).
 PAGE_SIZE = 20
-
-
-def locked_fields(status: str) -> list[str]:
-    """R6, R12: what a campaign in `status` can no longer change."""
-    if status == "DRAFT":
-        return []
-    return list(LOCKED_WHEN_ENDED if status == "ENDED" else LOCKED_WHEN_PUBLISHED)
-
-
-def remaining(budget: Decimal | None, spent: Decimal) -> Decimal | None:
-    """remainingAmount: budget - spentAmount; null while the budget is."""
-    return None if budget is None else budget - spent
 
 
 # --- small rules, each raising one typed error ------------------------------------------
@@ -81,7 +66,7 @@ def require_draft(row: CampaignRow, action: str) -> None:
         raise CampaignLocked(
             f"the campaign is {row.status.lower()}: {action} is for drafts only",
             None,
-            locked_fields(row.status),
+            row.locked_fields,
             code="NOT_A_DRAFT",
         )
 
@@ -93,7 +78,7 @@ def refuse_locked_change(row: CampaignRow, field: str, what: str) -> None:
         raise CampaignLocked(
             f"the {what} is locked: the campaign is {row.status.lower()}",
             field,
-            locked_fields(row.status),
+            row.locked_fields,
             code="CAMPAIGN_LOCKED",
         )
 
@@ -131,9 +116,9 @@ def check_setup_still_complete(row: CampaignRow) -> None:
         )
 
 
-async def check_budget_and_schedule(session: AsyncSession, row: CampaignRow, *, lock: bool) -> SourceRow:
-    """R2 again, then R3 in its order of reporting. With lock=True (R5) the source rows are held
-    FOR UPDATE."""
+async def check_budget_and_schedule(session: AsyncSession, row: CampaignRow, *, lock: bool) -> None:
+    """R2 again, then R3 in its order of reporting, on the source's figures. With lock=True (R5)
+    the source rows are held FOR NO KEY UPDATE first."""
     check_setup_still_complete(row)
     if row.order_id is None:
         raise StepIncomplete("select a budget source first", ["BUDGET_SOURCE"], code="BUDGET_SOURCE_REQUIRED")
@@ -148,21 +133,13 @@ async def check_budget_and_schedule(session: AsyncSession, row: CampaignRow, *, 
     stmt = select(AccountRow).where(AccountRow.id == row.account_id)
     if lock:
         stmt = stmt.with_for_update(read=True)
-    account = (await session.scalars(stmt.execution_options(populate_existing=True))).one()
+    await session.execute(stmt)
     if lock:
-        source = await budget_sources.lock_source(session, row.order_id, row.purchase_order_id)
-    else:
-        source = await read_source(session, row.order_id, row.purchase_order_id)
-    budget_sources.check_selectable(source, account)
-    budget_sources.check_within_term(source, row.start_date, row.end_date)
-    budget_sources.check_fits(row.budget, source)
-    return source
-
-
-async def read_source(session: AsyncSession, order_id: int, purchase_order_id: int | None) -> SourceRow:
-    model: Any = PurchaseOrderRow if purchase_order_id is not None else OrderRow
-    stmt = select(model).where(model.id == (purchase_order_id or order_id))
-    return (await session.scalars(stmt.execution_options(populate_existing=True))).unique().one()  # type: ignore[no-any-return]
+        await budget_sources.lock_source(session, row.order_id, row.purchase_order_id)
+    found = await budget_sources.figures_of(session, row.order_id, row.purchase_order_id)
+    budget_sources.check_selectable(found.source)
+    budget_sources.check_within_term(found.source, row.start_date, row.end_date)
+    budget_sources.check_fits(row.budget, found)
 
 
 def record_allocation(session: AsyncSession, row: CampaignRow, delta: Decimal, reason: str, actor: str) -> None:
@@ -321,21 +298,22 @@ async def change_published(
             row.spent_amount,
             code="BUDGET_BELOW_SPENT",
         )
-    source = await budget_sources.lock_source(session, row.order_id, row.purchase_order_id)
+    await budget_sources.lock_source(session, row.order_id, row.purchase_order_id)
+    found = await budget_sources.figures_of(session, row.order_id, row.purchase_order_id)
     if schedule_changed:
-        budget_sources.check_within_term(source, start, end)
+        budget_sources.check_within_term(found.source, start, end)
         await spend.check_schedule_keeps_spend(session, row.id, start, end, schedule_field)
     delta = budget - row.budget
     if delta > 0:
         # An increase allocates more: the source must still be usable and have room.
-        current = budget_sources.status(source)
+        current = found.source["status"]
         if current != "ACTIVE":
             raise BudgetSourceProblem(
-                f"{budget_sources.display_name(source)} is {current.lower()}: the budget cannot grow",
+                f"{found.source['display_name']} is {current.lower()}: the budget cannot grow",
                 "budget",
                 code="BUDGET_SOURCE_NOT_SELECTABLE",
             )
-        budget_sources.check_fits(delta, source, "budget")
+        budget_sources.check_fits(delta, found, "budget")
     if delta != 0:
         reason = "budget increase" if delta > 0 else "budget decrease"
         record_allocation(session, row, delta, reason, actor)
@@ -353,9 +331,7 @@ async def assign_budget_source(
         source = await budget_sources.resolve_source_id(session, ctx.principal, budget_source_id, "budgetSourceId")
         if source.account_id != row.account_id:
             raise not_found("budgetSourceId", "budget source")
-        account = await session.get(AccountRow, row.account_id)
-        assert account is not None
-        budget_sources.check_selectable(source, account)
+        budget_sources.check_selectable((await budget_sources.figures(session, source)).source)
         new = (
             budget_sources.order_of(source).id,
             source.id if isinstance(source, PurchaseOrderRow) else None,
@@ -525,8 +501,8 @@ async def release(session: AsyncSession, rows: list[CampaignRow], actor: str) ->
     await budget_sources.lock_source(session, order_id, purchase_order_id)
     now = datetime.now(UTC)
     for row in rows:
-        assert row.budget is not None
-        unspent = row.budget - row.spent_amount
+        unspent = row.remaining_amount  # as locked: the read model's budget - spent
+        assert unspent is not None
         if unspent > 0:
             record_allocation(session, row, -unspent, "release", actor)
         row.released_amount, row.settled_at = unspent, now
@@ -598,10 +574,6 @@ async def _lock_due(session: AsyncSession, campaign_ids: list[int], *conditions:
 # --- reads ----------------------------------------------------------------------------------
 
 
-async def get_visible(ctx: Context, pk: int) -> Record | None:
-    return visible(ctx.principal, await ctx.loaders.campaign.load(pk))
-
-
 # A campaign's related records, each named once: the kind and id of the source it draws on (its
 # PO when it has one, else its order), its order, its audience.
 
@@ -648,10 +620,10 @@ async def prefetch(ctx: Context, records: list[Record], fields: set[str]) -> Non
     loaders = ctx.loaders
     for loader, read, keys in (
         (loaders.audience, reads.audiences, audience_ids),
-        (loaders.purchase_order, reads.purchase_orders, purchase_order_ids),
-        (loaders.order, reads.orders, order_ids),
+        (loaders.purchase_order, partial(reads.sources, kind="PurchaseOrder"), purchase_order_ids),
+        (loaders.order, partial(reads.sources, kind="Order"), order_ids),
     ):
-        missing = sorted(k for k in keys if loader.cache_map.get(k) is None)
+        missing = sorted(k for k in keys if not loaders.holds(loader, k))
         if missing:
             loaders.prime(loader, await ctx.read(partial(read, ids=missing)))
 
@@ -675,16 +647,11 @@ async def of_account(ctx: Context, account_id: int, first: int, after: str | Non
 
 
 async def of_source(ctx: Context, source: Record, first: int, after: str | None, status: str | None) -> Page[Record]:
-    owner = "purchase_order_id" if source["kind"] == "PurchaseOrder" else "order_id"
-    return await page(ctx, owner, source["id"], first, after, status)
+    """The campaigns drawing on a source (an order's include its POs')."""
+    return await page(ctx, source["kind"], source["id"], first, after, status)
 
 
 async def allocations_of_source(ctx: Context, source: Record, first: int, after: str | None) -> Page[Record]:
     """R10: the ledger, newest first; an order's includes its POs' entries."""
-    owner = "purchase_order_id" if source["kind"] == "PurchaseOrder" else "order_id"
-    return await paginate(ctx.read, AllocationRow, {owner: source["id"]}, first, after)
-
-
-async def get_visible_allocation(ctx: Context, pk: int) -> Record | None:
-    """One ledger entry (R10), for Query.node: seen by whoever sees its account."""
-    return visible(ctx.principal, await ctx.read(lambda conn: reads.row(conn, AllocationRow, pk)))
+    on = (reads.drawing_on(source["kind"]), source["id"])
+    return await paginate(ctx.read, AllocationRow, {}, first, after, condition=on)

@@ -147,11 +147,8 @@ async def of_account(ctx: Context, account_id: int, first: int, after: str | Non
 
 
 async def of_source(ctx: Context, source: Record, status: str | None) -> list[Record]:
-    """BudgetSource.changeRequests, newest first: a PO's own; an order's own and its POs'."""
-    owner = "purchase_order_id" if source["kind"] == "PurchaseOrder" else "order_id"
-    where = _with_status({owner: source["id"]}, status)
-    return await ctx.read(lambda conn: reads.rows(conn, BudgetChangeRequestRow, where, limit=100))
-
-
-async def get_visible(ctx: Context, pk: int) -> Record | None:
-    return visible(ctx.principal, await ctx.read(lambda conn: reads.row(conn, BudgetChangeRequestRow, pk)))
+    """BudgetSource.changeRequests, newest first: those about it (source_includes: an order's
+    include its POs')."""
+    about = (reads.drawing_on(source["kind"]), source["id"])
+    where = _with_status({}, status)
+    return await ctx.read(lambda conn: reads.rows(conn, BudgetChangeRequestRow, where, limit=100, condition=about))

@@ -64,6 +64,16 @@ class Principal:
 
 
 @dataclass
+class Payload:
+    """What a mutation's answer shows of what it wrote, read by `read(asyncpg connection, the
+    work's result)` in the mutation's own transaction, after its work (budgetline/payloads.py):
+    one answer (JSON bytes) per committed transaction, in order."""
+
+    read: Callable[[Any, Any], Awaitable[bytes]]
+    answers: list[bytes] = field(default_factory=list)
+
+
+@dataclass
 class Context:
     session: AsyncSession
     principal: Principal
@@ -75,8 +85,15 @@ class Context:
     user_error_codes: list[str] = field(default_factory=list)
     # Secrets this request's response shows (a new API key's): never to be stored anywhere.
     secrets_shown: list[str] = field(default_factory=list)
+    # Keys this request revoked: the process forgets them before it answers (other processes
+    # hear the revocation's NOTIFY).
+    keys_revoked: list[int] = field(default_factory=list)
     # On a WebSocket: the socket's share of the process's events (resolvers.subscriptions.EventSource).
     events: Any = None
+    # How a mutation's answer is read (the app's budgetline/payloads.py: `payloads(info)`), and
+    # the one the mutation being resolved asked for.
+    payloads: Callable[..., Payload] | None = None
+    payload: Payload | None = None
     loaders: Loaders = field(init=False)
     # One AsyncSession serves the whole request; GraphQL resolves sibling fields
     # concurrently, so every use of the session takes this lock.
@@ -154,6 +171,13 @@ class Context:
             self.forget()
             self._driver = None
 
+    async def _answer(self, payload: Payload, result: Any) -> bytes:
+        """The payload of `result`, read in the transaction that wrote it, after its last flush."""
+        await self.session.flush()
+        connection, driver = await driver_of(self.session)
+        async with guarded(connection):
+            return await payload.read(driver, result)
+
     async def transact(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run `work` in one transaction: all of it commits, or none of it does.
 
@@ -172,6 +196,7 @@ class Context:
             if self.session.in_transaction():
                 await self.session.rollback()
             activity.forget(self.session)
+            answer: bytes | None = None
             try:
                 async with self.session.begin():
                     result = await work(self.session)
@@ -185,6 +210,8 @@ class Context:
                     )
                     if self.idempotency_key is not None:
                         await mark_effect(self.session, self.principal.api_key_id, self.idempotency_key)
+                    if self.payload is not None:
+                        answer = await self._answer(self.payload, result)
             except DBAPIError as exc:
                 sqlstate = getattr(exc.orig, "sqlstate", None)
                 if sqlstate in RETRYABLE_SQLSTATES and attempt < MAX_ATTEMPTS:
@@ -198,5 +225,7 @@ class Context:
                 self.session.expunge_all()
                 self.forget()
                 self._driver = None  # the transaction gave its connection back
+            if self.payload is not None and answer is not None:
+                self.payload.answers.append(answer)
             return result
         raise AssertionError("unreachable")

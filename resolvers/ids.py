@@ -6,21 +6,11 @@ import base64
 import binascii
 import functools
 
+from db.readmodel import NODES
 from resolvers.errors import InvalidInput
 
-NODE_TYPES = (
-    "Account",
-    "Order",
-    "PurchaseOrder",
-    "Audience",
-    "Campaign",
-    "ApiKey",
-    "Allocation",
-    "SpendRecord",
-    "BudgetAlert",
-    "BudgetChangeRequest",
-    "ActivityEntry",
-)
+# Every kind of node (the registry: db/readmodel.NODES).
+NODE_TYPES = frozenset(NODES)
 
 
 @functools.lru_cache(maxsize=16384)  # a page builds the same few IDs over and over

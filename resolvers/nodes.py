@@ -1,50 +1,25 @@
-"""Query.node: any global ID, or None when unknown or another account's (R8)."""
+"""Query.node: any global ID, or None when unknown or not the key's to see (R8). Every kind of
+node is in the registry (db/readmodel.NODES): where it is read from and which rule of R8 it follows."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from resolvers import (
-    accounts,
-    activity,
-    alerts,
-    api_keys,
-    audiences,
-    budget_sources,
-    campaigns,
-    change_requests,
-    ids,
-    spend,
-)
+from db import reads
+from db.readmodel import NODES
+from db.reads import Record
+from resolvers import ids
+from resolvers.access import sees
 from resolvers.context import Context
 
 
-async def get_node(ctx: Context, global_id: str) -> tuple[str, Any] | None:
+async def get_node(ctx: Context, global_id: str) -> tuple[str, Record] | None:
     decoded = ids.decode(global_id)
     if decoded is None:
         return None
     type_name, pk = decoded
-    row: Any
-    if type_name == "Account":
-        row = await accounts.get_visible(ctx, pk)
-    elif type_name in ("Order", "PurchaseOrder"):
-        row = await budget_sources.get_visible(ctx, type_name, pk)
-    elif type_name == "Audience":
-        row = await audiences.get_visible(ctx, pk)
-    elif type_name == "Campaign":
-        row = await campaigns.get_visible(ctx, pk)
-    elif type_name == "ApiKey":
-        row = await api_keys.get_visible(ctx, pk)
-    elif type_name == "Allocation":
-        row = await campaigns.get_visible_allocation(ctx, pk)
-    elif type_name == "SpendRecord":
-        row = await spend.get_visible(ctx, pk)
-    elif type_name == "BudgetAlert":
-        row = await alerts.get_visible(ctx, pk)
-    elif type_name == "BudgetChangeRequest":
-        row = await change_requests.get_visible(ctx, pk)
-    elif type_name == "ActivityEntry":
-        row = await activity.get_visible(ctx, pk)
+    kind = NODES[type_name]
+    loader = ctx.loaders.of(type_name)
+    if loader is not None:  # the kinds a request may read many of: through its loaders
+        record = await loader.load(pk)
     else:
-        row = None
-    return (type_name, row) if row is not None else None
+        record = await ctx.read(lambda conn: reads.row(conn, kind.model, pk))
+    return (type_name, record) if record is not None and sees(ctx.principal, kind, record) else None

@@ -67,14 +67,22 @@ def check_first(first: int) -> None:
         raise InvalidInput(f"first must be between 0 and {MAX_PAGE_SIZE}", "first")
 
 
-async def paginate(read: Read, model: type[Base], where: reads.Where, first: int, after: str | None) -> Page[Record]:
-    """A page of the rows of `model` that `where` selects (db/reads.py), newest (highest id) first."""
+async def paginate(
+    read: Read,
+    model: type[Base],
+    where: reads.Where,
+    first: int,
+    after: str | None,
+    condition: tuple[reads.Condition, Any] | None = None,
+) -> Page[Record]:
+    """A page of the rows of `model` that `where` (and `condition`) selects (db/reads.py), newest
+    (highest id) first."""
 
     async def fetch(before: int | None, limit: int) -> list[Record]:
-        return await read(lambda conn: reads.rows(conn, model, where, before=before, limit=limit))
+        return await read(lambda conn: reads.rows(conn, model, where, before=before, limit=limit, condition=condition))
 
     async def count() -> int:
-        return await read(lambda conn: reads.count(conn, model, where))
+        return await read(lambda conn: reads.count(conn, model, where, condition))
 
     return await paginate_with(fetch, count, first, after, pk=itemgetter("id"))
 

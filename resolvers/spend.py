@@ -22,7 +22,7 @@ from db import reads
 from db.models import CampaignRow, SpendDayRow, SpendReportRow
 from db.reads import Record
 from resolvers import activity, validation
-from resolvers.access import get_for_write, require_delivery, visible
+from resolvers.access import get_for_write, require_delivery
 from resolvers.budget_sources import today
 from resolvers.context import Context, Principal
 from resolvers.errors import BudgetSourceProblem, CampaignState, InvalidInput, SpendLimit, UserError
@@ -146,7 +146,3 @@ async def days_of_campaign(ctx: Context, campaign_id: int, first: int, after: st
         return await ctx.read(lambda conn: reads.count(conn, SpendDayRow, where))
 
     return await paginate_with(fetch, count, first, after, pk=lambda row: row["day"].toordinal())
-
-
-async def get_visible(ctx: Context, pk: int) -> Record | None:
-    return visible(ctx.principal, await ctx.read(lambda conn: reads.row(conn, SpendDayRow, pk)))

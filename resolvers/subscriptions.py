@@ -99,8 +99,8 @@ async def _rows(ctx: Context, events: EventSource, account_id: int, type_names: 
 
 
 _BY_IDS: dict[str, Callable[[Any, list[int]], Awaitable[list[Any]]]] = {
-    "Order": reads.orders,
-    "PurchaseOrder": reads.purchase_orders,
+    "Order": partial(reads.sources, kind="Order"),
+    "PurchaseOrder": partial(reads.sources, kind="PurchaseOrder"),
     "Campaign": reads.campaigns,
 }
 

@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from db import reads
-from db.models import AccountRow
 from db.reads import Record
 from resolvers import accounts, activity, alerts, audiences, budget_sources, campaigns, change_requests
 from schema import activity as activity_types
@@ -65,10 +63,6 @@ class Account(Node, FromRecord):
         "id": id_of("Account"),
         **columns("name", "requires_purchase_order"),
     }
-
-    @classmethod
-    def from_row(cls, row: AccountRow) -> Account:
-        return cls.from_record(reads.record_of(row))
 
     @strawberry.field(
         description="The step-2 drop-down: selectable sources of the kind the account uses (POs or orders); "

@@ -11,13 +11,10 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 
-from db import reads
-from db.models import BudgetAlertRow
 from db.reads import Record
-from resolvers import alerts, budget_sources
 from schema import budget_sources as budget_sources_types
 from schema import campaigns as campaigns_types
-from schema.common import FromRecord, Info, Node, columns, id_of, must, related
+from schema.common import FromRecord, Info, Node, columns, id_of, related
 from schema.enums import AlertKind
 
 if TYPE_CHECKING:
@@ -43,16 +40,13 @@ class BudgetAlert(Node, FromRecord):
     raised_at: datetime = strawberry.field(description="When it was raised (UTC).")
     acknowledged_at: datetime | None = strawberry.field(description="When acknowledgeAlert marked it; null until then.")
     acknowledged_by: str | None = strawberry.field(description="The key that acknowledged it; null until then.")
+    message: str = strawberry.field(description="What happened, in a sentence naming the source.")
 
     VALUES = {
         "id": id_of("BudgetAlert"),
         "kind": lambda r: AlertKind(r["kind"]),
-        **columns("threshold", "amount", "raised_at", "acknowledged_at", "acknowledged_by"),
+        **columns("threshold", "amount", "raised_at", "acknowledged_at", "acknowledged_by", "message"),
     }
-
-    @classmethod
-    def from_row(cls, row: BudgetAlertRow) -> BudgetAlert:
-        return cls.from_record(reads.record_of(row))
 
     @strawberry.field(description="The source it is about (for a PO's change that crossed on its order: the order).")
     async def budget_source(self, info: Info) -> BudgetSourceRef:
@@ -62,12 +56,10 @@ class BudgetAlert(Node, FromRecord):
     def campaign(self, info: Info) -> CampaignRef | None:
         return cast(
             "Campaign | None",
-            related(info.context.loaders.campaign, self.record["campaign_id"], campaigns_types.Campaign.from_record),
-        )
-
-    @strawberry.field(description="What happened, in a sentence naming the source.")
-    async def message(self, info: Info) -> str:
-        return alerts.message(
-            self.record,
-            must(await budget_sources.load(info.context, self.record["order_id"], self.record["purchase_order_id"])),
+            related(
+                info.context.loaders,
+                info.context.loaders.campaign,
+                self.record["campaign_id"],
+                campaigns_types.Campaign.from_record,
+            ),
         )

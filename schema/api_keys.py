@@ -10,8 +10,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from db import reads
-from db.models import ApiKeyRow
 from db.reads import Record
 from schema import accounts as accounts_types
 from schema.common import FromRecord, Info, Node, columns, id_of
@@ -36,13 +34,9 @@ class ApiKey(Node, FromRecord):
     VALUES = {
         "id": id_of("ApiKey"),
         "role": lambda r: Role(r["role"]),
-        "secret": lambda r: r.get("secret"),  # not a column: set only on the record issueApiKey answers with
+        "secret": lambda r: None,  # shown once, by issueApiKey's answer (read by the planner)
         **columns("name", "created_at", "revoked_at"),
     }
-
-    @classmethod
-    def from_row(cls, row: ApiKeyRow, secret: str | None = None) -> ApiKey:
-        return cls.from_record({**reads.record_of(row), "secret": secret})
 
     @strawberry.field(description="The account it belongs to; null for ACCOUNT_TEAM and DELIVERY keys.")
     async def account(self, info: Info) -> AccountRef | None:

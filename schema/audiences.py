@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import strawberry
 
-from db import reads
-from db.models import AudienceRow
 from db.reads import Record
 from schema.common import FromRecord, Node, columns, id_of
 
@@ -19,7 +17,3 @@ class Audience(Node, FromRecord):
     name: str = strawberry.field(description="Its name, unique in the account.")
 
     VALUES = {"id": id_of("Audience"), **columns("name")}
-
-    @classmethod
-    def from_row(cls, row: AudienceRow) -> Audience:
-        return cls.from_record(reads.record_of(row))

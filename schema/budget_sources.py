@@ -8,14 +8,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from operator import itemgetter
-from typing import TYPE_CHECKING, Annotated, Self, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 
-from db import reads
-from db.models import OrderRow, PurchaseOrderRow
 from db.reads import Record
-from resolvers import budget_sources, campaigns, change_requests
+from resolvers import budget_sources, campaigns, change_requests, ids
 from schema import accounts as accounts_types
 from schema import campaigns as campaigns_types
 from schema import change_requests as change_requests_types
@@ -88,14 +86,9 @@ class BudgetSource:
     days_left: int = strawberry.field(
         description="Days from today (UTC) to endDate, both counted (1 on the last day); 0 once expired."
     )
-
-    @strawberry.field(description="status is ACTIVE and it is of the kind its account uses (PO or order).")
-    def selectable(self, info: Info) -> bool:
-        def judge(account: Record | None) -> bool:
-            return budget_sources.selectable(self.record, must(account)["requires_purchase_order"])
-
-        found = related(info.context.loaders.account, self.record["account_id"], judge)
-        return cast("bool", found)
+    selectable: bool = strawberry.field(
+        description="status is ACTIVE and it is of the kind its account uses (PO or order)."
+    )
 
     @strawberry.field(description="Campaigns drawing on it, newest first; first is at most 100.")
     async def campaigns(
@@ -138,15 +131,16 @@ class BudgetSource:
 
 
 SOURCE_VALUES: Values = {
-    "id": lambda s: strawberry.ID(budget_sources.global_id(s)),
+    "id": lambda s: strawberry.ID(ids.encode(s["kind"], s["id"])),
     "purchase_order_number": itemgetter("po_number"),
-    "display_name": budget_sources.display_name,
-    "unallocated_amount": budget_sources.unallocated,
-    "status": lambda s: BudgetSourceStatus(budget_sources.status(s)),
-    "allocated_percent": lambda s: budget_sources.percent_of(s["allocated_amount"], s["amount"]),
-    "spent_percent": lambda s: budget_sources.percent_of(s["spent_amount"], s["amount"]),
-    "days_left": budget_sources.days_left,
+    "status": lambda s: BudgetSourceStatus(s["status"]),
     **columns(
+        "display_name",
+        "unallocated_amount",
+        "allocated_percent",
+        "spent_percent",
+        "days_left",
+        "selectable",
         "order_number",
         "amount",
         "currency",
@@ -164,11 +158,6 @@ class FromSourceRecord(FromRecord):
     """Order and PurchaseOrder: built from a source record (one shape for both)."""
 
     VALUES = SOURCE_VALUES
-
-    @classmethod
-    def from_row(cls, row: OrderRow | PurchaseOrderRow) -> Self:
-        """A source a mutation wrote, seen as the record a read would return."""
-        return cls.from_record(reads.source_record(row))
 
 
 @strawberry.type(
@@ -192,7 +181,7 @@ class Order(Node, BudgetSource, FromSourceRecord):
 class PurchaseOrder(Node, BudgetSource, FromSourceRecord):
     @strawberry.field(description="The order it belongs to; its currency and term are the order's.")
     def order(self, info: Info) -> Order:
-        found = related(info.context.loaders.order, self.record["order_id"], Order.from_record)
+        found = related(info.context.loaders, info.context.loaders.order, self.record["order_id"], Order.from_record)
         return cast("Order", found)
 
     @strawberry.field(description="The account it belongs to.")
@@ -207,11 +196,6 @@ def source_from_record(record: Record) -> Order | PurchaseOrder:
 async def source_named(info: Info, order_id: int, purchase_order_id: int | None) -> Order | PurchaseOrder:
     """The source a row names by (order_id, purchase_order_id): it always exists."""
     return source_from_record(must(await budget_sources.load(info.context, order_id, purchase_order_id)))
-
-
-def source_from_row(row: OrderRow | PurchaseOrderRow) -> Order | PurchaseOrder:
-    """A source a mutation wrote, seen as the record a read would return."""
-    return PurchaseOrder.from_row(row) if isinstance(row, PurchaseOrderRow) else Order.from_row(row)
 
 
 @strawberry.type(description="One change of a source's amount or end date by the account team (R18).")

@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import strawberry
 from strawberry.types.nodes import FragmentSpread, InlineFragment
 
-from db import reads
-from db.models import CampaignRow
 from db.reads import Record
 from resolvers import campaigns, spend
 from resolvers.pagination import Page
@@ -99,6 +97,7 @@ class Campaign(Node, FromRecord):
         description="Sum of the daily spend (the latest report of each day); 0.00 before any report."
     )
     remaining_amount: Decimal | None = strawberry.field(description="budget - spentAmount; null while budget is.")
+    currency: str | None = strawberry.field(description="The budget source's currency, once one is assigned.")
     released_amount: Decimal = strawberry.field(
         description="What settlement returned to the budget source (R14); 0.00 before."
     )
@@ -111,12 +110,13 @@ class Campaign(Node, FromRecord):
         "id": id_of("Campaign"),
         "status": lambda c: CampaignStatus(c["status"]),
         "step": lambda c: CampaignStep(c["step"]),
-        "locked_fields": lambda c: [CampaignField(f) for f in campaigns.locked_fields(c["status"])],
-        "remaining_amount": lambda c: campaigns.remaining(c["budget"], c["spent_amount"]),
+        "locked_fields": lambda c: [CampaignField(f) for f in c["locked_fields"]],
         "end_reason": lambda c: CampaignEndReason(c["end_reason"]) if c["end_reason"] else None,
         **columns(
             "name",
             "budget",
+            "remaining_amount",
+            "currency",
             "start_date",
             "end_date",
             "version",
@@ -131,11 +131,6 @@ class Campaign(Node, FromRecord):
         ),
     }
 
-    @classmethod
-    def from_row(cls, row: CampaignRow) -> Campaign:
-        """A campaign a mutation wrote, seen as the record a read would return."""
-        return cls.from_record(reads.record_of(row))
-
     @strawberry.field(description="Daily spend records, newest day first; first is at most 100.")
     async def spend(self, info: Info, first: PageSize = 31, after: After = None) -> SpendConnection:
         page = await spend.days_of_campaign(info.context, self.record["id"], page_size(first, 31), after)
@@ -145,13 +140,13 @@ class Campaign(Node, FromRecord):
     # else an awaitable that loads it: graphql-core awaits whatever is awaitable.
     @strawberry.field(description="The audience chosen in step 1; null until chosen.")
     def audience(self, info: Info) -> AudienceRef | None:
-        found = related(info.context.loaders.audience, self.record["audience_id"], audiences_types.Audience.from_record)
+        found = related(
+            info.context.loaders,
+            info.context.loaders.audience,
+            self.record["audience_id"],
+            audiences_types.Audience.from_record,
+        )
         return cast("Audience | None", found)
-
-    @strawberry.field(description="The budget source's currency, once one is assigned.")
-    def currency(self, info: Info) -> str | None:
-        found = related(info.context.loaders.order, self.record["order_id"], lambda o: o["currency"])
-        return cast("str | None", found)
 
     @strawberry.field(description="The Order or PurchaseOrder it draws on (R4); null until assigned.")
     def budget_source(self, info: Info) -> BudgetSourceRef | None:
@@ -160,21 +155,34 @@ class Campaign(Node, FromRecord):
             return None
         return cast(
             "BudgetSource | None",
-            related(info.context.loaders.source(key[0]), key[1], budget_sources_types.source_from_record),
+            related(
+                info.context.loaders,
+                info.context.loaders.source(key[0]),
+                key[1],
+                budget_sources_types.source_from_record,
+            ),
         )
 
     @strawberry.field(description="The order behind the source: the source itself, or the PO's order.")
     def order(self, info: Info) -> OrderRef | None:
         return cast(
             "Order | None",
-            related(info.context.loaders.order, self.record["order_id"], budget_sources_types.Order.from_record),
+            related(
+                info.context.loaders,
+                info.context.loaders.order,
+                self.record["order_id"],
+                budget_sources_types.Order.from_record,
+            ),
         )
 
     @strawberry.field(description="Null when the source is an order.")
     def purchase_order(self, info: Info) -> PurchaseOrderRef | None:
         loaders = info.context.loaders
         found = related(
-            loaders.purchase_order, self.record["purchase_order_id"], budget_sources_types.PurchaseOrder.from_record
+            loaders,
+            loaders.purchase_order,
+            self.record["purchase_order_id"],
+            budget_sources_types.PurchaseOrder.from_record,
         )
         return cast("PurchaseOrder | None", found)
 

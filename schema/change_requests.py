@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from db import reads
-from db.models import BudgetChangeRequestRow
 from db.reads import Record
 from schema import budget_sources as budget_sources_types
 from schema.common import FromRecord, Info, Node, columns, id_of
@@ -49,10 +47,6 @@ class BudgetChangeRequest(Node, FromRecord):
             "amount", "end_date", "note", "requested_by", "requested_at", "decided_by", "decided_at", "decision_note"
         ),
     }
-
-    @classmethod
-    def from_row(cls, row: BudgetChangeRequestRow) -> BudgetChangeRequest:
-        return cls.from_record(reads.record_of(row))
 
     @strawberry.field(description="The Order or PurchaseOrder it is about.")
     async def budget_source(self, info: Info) -> BudgetSourceRef:

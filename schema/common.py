@@ -13,7 +13,7 @@ from strawberry.dataloader import DataLoader
 from db.reads import Record
 from resolvers import ids
 from resolvers.context import Context
-from resolvers.loaders import cached
+from resolvers.loaders import Loader, Loaders
 from resolvers.pagination import Page
 from schema.enums import CampaignStatus
 
@@ -57,7 +57,7 @@ class FromRecord:
     `VALUES` maps each stored field (by its Python name) to its value in a record: the one place
     where columns become GraphQL fields. graphql-core reads a field as an attribute, computed
     the first time it is read, so a query pays only for the fields it asks for;
-    budgetline/compiled.py calls the same functions directly. tests/test_read_model.py holds
+    the planner reads the same columns in SQL (budgetline/planner.py). tests/test_read_model.py holds
     VALUES to the type's stored fields (none of which may have a default: a class attribute
     would be read instead)."""
 
@@ -143,13 +143,13 @@ class Connection(Generic[NodeT]):
 
 
 def related(
-    loader: DataLoader[int, Any], key: int | None, convert: Callable[[Any], T]
+    loaders: Loaders, loader: Loader, key: int | None, convert: Callable[[Any], T]
 ) -> T | Awaitable[T | None] | None:
     """The converted row of `key` now if the loader holds it, else an awaitable of it
     (resolvers return either; graphql-core awaits what is awaitable)."""
     if key is None:
         return None
-    hit, row = cached(loader, key)
+    hit, row = loaders.cached(loader, key)
     if hit:
         return convert(row) if row is not None else None
     return load_related(loader, key, convert)

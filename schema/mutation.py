@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar, cast, get_args
 
+import orjson
 import strawberry
 
 from resolvers import accounts, activity, alerts, api_keys, audiences, budget_sources, campaigns, change_requests, spend
 from resolvers.campaigns import CampaignChanges
+from resolvers.context import Context
 from resolvers.errors import UserError
 from schema.accounts import Account
 from schema.alerts import BudgetAlert
 from schema.api_keys import ApiKey
 from schema.audiences import Audience
-from schema.budget_sources import Order, PurchaseOrder, source_from_row
+from schema.budget_sources import Order, PurchaseOrder
 from schema.campaigns import Campaign, Deleted
 from schema.change_requests import BudgetChangeRequest
 from schema.common import Info
@@ -135,8 +137,24 @@ R = TypeVar("R")
 T = TypeVar("T")
 
 
-async def _run(info: Info, call: Awaitable[R], convert: Callable[[R], T], result_union: object) -> T:
-    """The resolver's result as its GraphQL type, or the user error it raised (nothing was written)."""
+async def _run(info: Info, call: Awaitable[Any], result_union: object) -> Any:
+    """What the resolver wrote, as the answer asks for it (read by the planner in the write's own
+    transaction: budgetline/payloads.py), or the user error it raised (nothing was written)."""
+    context = info.context
+    context.payload = context.payloads(info) if context.payloads is not None else None
+    try:
+        return await _converted(info, call, lambda _: orjson.Fragment(_answer(context)), result_union)
+    finally:
+        context.payload = None
+
+
+def _answer(context: Context) -> bytes:
+    assert context.payload is not None and context.payload.answers, "the transaction read the answer"
+    return context.payload.answers[-1]
+
+
+async def _converted(info: Info, call: Awaitable[R], convert: Callable[[R], T], result_union: object) -> T:
+    """The resolver's result converted, or the user error it raised (nothing was written)."""
     operation = activity.OPERATION.set(info.field_name)  # the trace names the mutation (R20)
     try:
         return convert(await call)
@@ -167,7 +185,7 @@ class ReportSpendsPayload:
 
 async def _transition(info: Info, action: str, campaign_id: str, expected_version: int | None) -> CampaignResult:
     call = campaigns.transition(info.context, action=action, campaign_id=campaign_id, expected_version=expected_version)
-    return await _run(info, call, Campaign.from_row, CampaignResult)
+    return await _run(info, call, CampaignResult)
 
 
 def _report(data: ReportSpendInput) -> spend.SpendReport:
@@ -194,7 +212,7 @@ class Mutation:
     @strawberry.mutation(description="A new audience of the account; DUPLICATE for a name it has already.")
     async def create_audience(self, info: Info, input: Annotated[CreateAudienceInput, INPUT]) -> AudienceResult:
         call = audiences.create(info.context, account_id=input.account_id, name=input.name)
-        return await _run(info, call, Audience.from_row, AudienceResult)
+        return await _run(info, call, AudienceResult)
 
     @strawberry.mutation(description="R1: a DRAFT at step SETUP, version 1.")
     async def create_campaign_draft(
@@ -203,7 +221,7 @@ class Mutation:
         call = campaigns.create_draft(
             info.context, account_id=input.account_id, name=input.name, audience_id=input.audience_id
         )
-        return await _run(info, call, Campaign.from_row, CampaignResult)
+        return await _run(info, call, CampaignResult)
 
     @strawberry.mutation(description="Drafts: anything. Published: name, budget and schedule (R6).")
     async def update_campaign(self, info: Info, input: Annotated[UpdateCampaignInput, INPUT]) -> CampaignResult:
@@ -221,7 +239,7 @@ class Mutation:
             expected_version=input.expected_version,
             changes=changes,
         )
-        return await _run(info, call, Campaign.from_row, CampaignResult)
+        return await _run(info, call, CampaignResult)
 
     @strawberry.mutation(description="R4: a draft picks its budget source (any step).")
     async def assign_budget_source(
@@ -233,12 +251,12 @@ class Mutation:
             budget_source_id=input.budget_source_id,
             expected_version=input.expected_version,
         )
-        return await _run(info, call, Campaign.from_row, CampaignResult)
+        return await _run(info, call, CampaignResult)
 
     @strawberry.mutation(description="SETUP -> BUDGET_AND_SCHEDULE -> REVIEW (R2, R3).")
     async def advance_campaign(self, info: Info, input: Annotated[AdvanceCampaignInput, INPUT]) -> CampaignResult:
         call = campaigns.advance(info.context, campaign_id=input.campaign_id, expected_version=input.expected_version)
-        return await _run(info, call, Campaign.from_row, CampaignResult)
+        return await _run(info, call, CampaignResult)
 
     @strawberry.mutation(description="A draft may go back to an earlier step.")
     async def go_to_campaign_step(self, info: Info, input: Annotated[GoToCampaignStepInput, INPUT]) -> CampaignResult:
@@ -248,19 +266,19 @@ class Mutation:
             step=input.step.value,
             expected_version=input.expected_version,
         )
-        return await _run(info, call, Campaign.from_row, CampaignResult)
+        return await _run(info, call, CampaignResult)
 
     @strawberry.mutation(description="R5: re-checks R3 under row locks and allocates the budget.")
     async def publish_campaign(self, info: Info, input: Annotated[PublishCampaignInput, INPUT]) -> CampaignResult:
         call = campaigns.publish(info.context, campaign_id=input.campaign_id, expected_version=input.expected_version)
-        return await _run(info, call, Campaign.from_row, CampaignResult)
+        return await _run(info, call, CampaignResult)
 
     @strawberry.mutation(description="Drafts only.")
     async def delete_campaign_draft(
         self, info: Info, input: Annotated[DeleteCampaignDraftInput, INPUT]
     ) -> DeleteResult:
         call = campaigns.delete_draft(info.context, campaign_id=input.campaign_id)
-        return await _run(info, call, lambda gid: Deleted(deleted_id=strawberry.ID(gid)), DeleteResult)
+        return await _converted(info, call, lambda gid: Deleted(deleted_id=strawberry.ID(gid)), DeleteResult)
 
     @strawberry.mutation(description="R12: PUBLISHED -> PAUSED; keeps its allocation and locks.")
     async def pause_campaign(self, info: Info, input: Annotated[PauseCampaignInput, INPUT]) -> CampaignResult:
@@ -288,12 +306,12 @@ class Mutation:
             thresholds=input.thresholds,
             expiry_warning_days=input.expiry_warning_days,
         )
-        return await _run(info, call, Account.from_row, AccountResult)
+        return await _run(info, call, AccountResult)
 
     @strawberry.mutation(description="Marks an alert as seen (acknowledging it again keeps the first time and key).")
     async def acknowledge_alert(self, info: Info, input: Annotated[AcknowledgeAlertInput, INPUT]) -> BudgetAlertResult:
         call = alerts.acknowledge(info.context, alert_id=input.alert_id)
-        return await _run(info, call, BudgetAlert.from_row, BudgetAlertResult)
+        return await _run(info, call, BudgetAlertResult)
 
     @strawberry.mutation(
         description="R19: ask the account team for a new amount and/or end date of a source of your account; judged "
@@ -309,14 +327,14 @@ class Mutation:
             end_date=input.end_date,
             note=input.note,
         )
-        return await _run(info, call, BudgetChangeRequest.from_row, BudgetChangeRequestResult)
+        return await _run(info, call, BudgetChangeRequestResult)
 
     @strawberry.mutation(description="R19: withdraws a pending request of your account.")
     async def withdraw_budget_change_request(
         self, info: Info, input: Annotated[WithdrawBudgetChangeRequestInput, INPUT]
     ) -> BudgetChangeRequestResult:
         call = change_requests.withdraw(info.context, request_id=input.request_id)
-        return await _run(info, call, BudgetChangeRequest.from_row, BudgetChangeRequestResult)
+        return await _run(info, call, BudgetChangeRequestResult)
 
     # --- DELIVERY or ACCOUNT_TEAM ------------------------------------------------------------
 
@@ -324,33 +342,37 @@ class Mutation:
         description="R11: one campaign's spend on one UTC day; a later report for the day replaces it."
     )
     async def report_spend(self, info: Info, input: Annotated[ReportSpendInput, INPUT]) -> CampaignResult:
-        return await _run(info, spend.report(info.context, _report(input)), Campaign.from_row, CampaignResult)
+        return await _run(info, spend.report(info.context, _report(input)), CampaignResult)
 
     @strawberry.mutation(description="R11 in bulk: 1 to 1,000 reports, each its own transaction, in input order.")
     async def report_spends(self, info: Info, input: Annotated[ReportSpendsInput, INPUT]) -> ReportSpendsPayload:
+        context = info.context
+        # Each report's campaign as `results` asks for it, read in the report's own transaction.
+        context.payload = context.payloads(info, ("results",)) if context.payloads is not None else None
         operation = activity.OPERATION.set(info.field_name)
         try:
-            answers = await spend.report_many(info.context, [_report(r) for r in input.reports])
+            answers = await spend.report_many(context, [_report(r) for r in input.reports])
+            written = iter(context.payload.answers if context.payload is not None else [])
         finally:
             activity.OPERATION.reset(operation)
+            context.payload = None
         results = [
-            _error(info, a, CampaignResult) if isinstance(a, UserError) else Campaign.from_row(a) for a in answers
+            _error(info, a, CampaignResult) if isinstance(a, UserError) else orjson.Fragment(next(written))
+            for a in answers
         ]
         refused = sum(isinstance(a, UserError) for a in answers)
-        return ReportSpendsPayload(results=results, accepted=len(answers) - refused, refused=refused)
+        return ReportSpendsPayload(results=results, accepted=len(answers) - refused, refused=refused)  # type: ignore[arg-type]
 
     @strawberry.mutation(description="R14: an ENDED campaign's spend becomes final; the unspent budget goes back.")
     async def settle_campaign(self, info: Info, input: Annotated[SettleCampaignInput, INPUT]) -> CampaignResult:
-        return await _run(
-            info, campaigns.settle(info.context, campaign_id=input.campaign_id), Campaign.from_row, CampaignResult
-        )
+        return await _run(info, campaigns.settle(info.context, campaign_id=input.campaign_id), CampaignResult)
 
     # --- ACCOUNT_TEAM only -------------------------------------------------------------------
 
     @strawberry.mutation(description="A new customer account (R8: account team only).")
     async def create_account(self, info: Info, input: Annotated[CreateAccountInput, INPUT]) -> AccountResult:
         call = accounts.create(info.context, name=input.name, requires_purchase_order=input.requires_purchase_order)
-        return await _run(info, call, Account.from_row, AccountResult)
+        return await _run(info, call, AccountResult)
 
     @strawberry.mutation(
         description="Renames an account or switches requiresPurchaseOrder; published campaigns keep their sources."
@@ -362,7 +384,7 @@ class Mutation:
             name=input.name,
             requires_purchase_order=input.requires_purchase_order,
         )
-        return await _run(info, call, Account.from_row, AccountResult)
+        return await _run(info, call, AccountResult)
 
     @strawberry.mutation(description="R9: any term with startDate <= endDate, past ones included.")
     async def create_order(self, info: Info, input: Annotated[CreateOrderInput, INPUT]) -> OrderResult:
@@ -375,7 +397,7 @@ class Mutation:
             start_date=input.start_date,
             end_date=input.end_date,
         )
-        return await _run(info, call, Order.from_row, OrderResult)
+        return await _run(info, call, OrderResult)
 
     @strawberry.mutation(description="R9: the PO amounts of an order add up to at most the order's amount.")
     async def create_purchase_order(
@@ -384,7 +406,7 @@ class Mutation:
         call = budget_sources.create_purchase_order(
             info.context, order_id=input.order_id, po_number=input.po_number, amount=input.amount
         )
-        return await _run(info, call, PurchaseOrder.from_row, PurchaseOrderResult)
+        return await _run(info, call, PurchaseOrderResult)
 
     @strawberry.mutation(
         description="R18: a new amount and/or end date; never below what is committed, never cutting a live "
@@ -394,7 +416,7 @@ class Mutation:
         call = budget_sources.amend_order(
             info.context, order_id=input.order_id, amount=input.amount, end_date=input.end_date, note=input.note
         )
-        return await _run(info, call, Order.from_row, OrderResult)
+        return await _run(info, call, OrderResult)
 
     @strawberry.mutation(description="R18: a new amount, within what its order's other POs leave.")
     async def amend_purchase_order(
@@ -403,7 +425,7 @@ class Mutation:
         call = budget_sources.amend_purchase_order(
             info.context, purchase_order_id=input.purchase_order_id, amount=input.amount, note=input.note
         )
-        return await _run(info, call, PurchaseOrder.from_row, PurchaseOrderResult)
+        return await _run(info, call, PurchaseOrderResult)
 
     @strawberry.mutation(
         description="R19: applies exactly the requested amendment (R18) in the same transaction; if R18 refuses, "
@@ -413,28 +435,28 @@ class Mutation:
         self, info: Info, input: Annotated[DecideBudgetChangeRequestInput, INPUT]
     ) -> BudgetChangeRequestResult:
         call = change_requests.approve(info.context, request_id=input.request_id, note=input.note)
-        return await _run(info, call, BudgetChangeRequest.from_row, BudgetChangeRequestResult)
+        return await _run(info, call, BudgetChangeRequestResult)
 
     @strawberry.mutation(description="R19: declines a pending request; nothing else changes.")
     async def decline_budget_change_request(
         self, info: Info, input: Annotated[DecideBudgetChangeRequestInput, INPUT]
     ) -> BudgetChangeRequestResult:
         call = change_requests.decline(info.context, request_id=input.request_id, note=input.note)
-        return await _run(info, call, BudgetChangeRequest.from_row, BudgetChangeRequestResult)
+        return await _run(info, call, BudgetChangeRequestResult)
 
     @strawberry.mutation(description="Makes the source unselectable; published campaigns keep their budgets.")
     async def cancel_budget_source(
         self, info: Info, input: Annotated[CancelBudgetSourceInput, INPUT]
     ) -> BudgetSourceResult:
         call = budget_sources.cancel(info.context, budget_source_id=input.budget_source_id)
-        return await _run(info, call, source_from_row, BudgetSourceResult)
+        return await _run(info, call, BudgetSourceResult)
 
     @strawberry.mutation(description="The secret is in this result only; it is stored as a hash.")
     async def issue_api_key(self, info: Info, input: Annotated[IssueApiKeyInput, INPUT]) -> ApiKeyResult:
         call = api_keys.issue(info.context, name=input.name, role=input.role.value, account_id=input.account_id)
-        return await _run(info, call, lambda issued: ApiKey.from_row(issued.row, issued.secret), ApiKeyResult)
+        return await _run(info, call, ApiKeyResult)
 
     @strawberry.mutation(description="The key stops working at once.")
     async def revoke_api_key(self, info: Info, input: Annotated[RevokeApiKeyInput, INPUT]) -> ApiKeyResult:
         call = api_keys.revoke(info.context, api_key_id=input.api_key_id)
-        return await _run(info, call, ApiKey.from_row, ApiKeyResult)
+        return await _run(info, call, ApiKeyResult)

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import strawberry
 
+from db.readmodel import NODES
+from db.reads import Record
 from resolvers import accounts, ids, nodes
 from schema.accounts import Account, Viewer
 from schema.activity import ActivityEntry
@@ -16,19 +19,25 @@ from schema.change_requests import BudgetChangeRequest
 from schema.common import Info, Node
 from schema.enums import Role
 
-_NODE_TYPES = {
-    "Account": Account.from_record,
-    "Order": Order.from_record,
-    "PurchaseOrder": PurchaseOrder.from_record,
-    "Audience": Audience.from_record,
-    "Campaign": Campaign.from_record,
-    "ApiKey": ApiKey.from_record,
-    "SpendRecord": SpendRecord.from_record,
-    "Allocation": Allocation.from_record,
-    "BudgetAlert": BudgetAlert.from_record,
-    "BudgetChangeRequest": BudgetChangeRequest.from_record,
-    "ActivityEntry": ActivityEntry.from_record,
+# Each kind of node of the registry (db/readmodel.NODES), as its type: named alike.
+_NODE_TYPES: dict[str, Callable[[Record], Node]] = {
+    t.__name__: t.from_record
+    for t in (
+        Account,
+        Order,
+        PurchaseOrder,
+        Audience,
+        Campaign,
+        ApiKey,
+        SpendRecord,
+        Allocation,
+        BudgetAlert,
+        BudgetChangeRequest,
+        ActivityEntry,
+    )
 }
+if set(_NODE_TYPES) != set(NODES):
+    raise RuntimeError(f"node types and the registry differ: {set(_NODE_TYPES) ^ set(NODES)}")
 
 
 @strawberry.type(description="Reads. Another account's objects are null, exactly as if they did not exist (R8).")

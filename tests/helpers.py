@@ -51,6 +51,12 @@ def iso(d: date) -> str:
     return d.isoformat()
 
 
+async def steady(api: Api) -> None:
+    """The in-process app of `api` in its steady state: listening for revocations, so the keys
+    it has seen are known without a statement (budgetline/auth.KeyCache)."""
+    await api.client._transport.app.state.hub.ready()  # type: ignore[attr-defined]
+
+
 class Api:
     def __init__(self, client: httpx.AsyncClient, team_secret: str) -> None:
         self.client = client

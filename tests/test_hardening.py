@@ -49,7 +49,7 @@ async def test_fragment_fan_out_is_refused_in_milliseconds(api: Api, world: Worl
     query = fan_out(world.account, 39, alias)
     assert len(query) < 2600
     for send in (
-        lambda: api.client.post("/graphql", json={"query": query}, headers=auth(world.viewer)),  # compiled path first
+        lambda: api.client.post("/graphql", json={"query": query}, headers=auth(world.viewer)),  # a planned query first
         lambda: api.client.get("/graphql", params={"query": query}, headers=auth(world.viewer)),  # general path
     ):
         started = time.perf_counter()
@@ -291,7 +291,7 @@ async def test_caches_hold_at_most_their_byte_budget(api: Api, make_client: Make
         grown = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
-    for cache in (graphql.documents.parsed, graphql.documents.checked, graphql.compiled.plans):
+    for cache in (graphql.documents.parsed, graphql.documents.checked, graphql.planner.plans):
         assert 0 < cache.bytes <= budget and len(cache) < 30
     assert grown < 1.5 * 1024 * 1024, grown  # full caches evict as much as they take in (measured: ~40 KB)
 

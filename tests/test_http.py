@@ -64,11 +64,13 @@ async def test_internal_errors_are_masked_and_logged_with_the_request_id(
     async def broken(*_: object) -> None:
         raise RuntimeError("SELECT secret_hash FROM api_keys -- password=hunter2")
 
-    monkeypatch.setattr(accounts, "list_all", broken)
+    monkeypatch.setattr(accounts, "create", broken)
     with caplog.at_level(logging.ERROR):
         response = await api.client.post(
             "/graphql",
-            json={"query": "{ accounts { name } }"},
+            json={
+                "query": 'mutation { createAccount(input: {name: "A", requiresPurchaseOrder: false}) { __typename } }'
+            },
             headers={"Authorization": f"Bearer {api.team_secret}", "X-Request-Id": "req-42"},
         )
     assert response.headers["x-request-id"] == "req-42"

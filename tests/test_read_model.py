@@ -1,93 +1,113 @@
-"""The read model (db/reads.py) has one shape per kind of record, whoever made it: the plain-SQL
-reads, and `record_of` / `source_record` for a row a mutation has just written (its payload is
-built from that). Both are compared here, column by column, for every row of a world with every
-status in it, so the two can never drift: a mutation's answer is the answer a read would give."""
+"""The read model is SQL, and each figure exists once: a function created by the migrations,
+applied by the views both executors read (budget_sources_view, campaigns_view,
+budget_alerts_view), called by the write checks through those views and by the triggers that
+keep the totals. `FIGURES` is the inventory: each figure of the API, the one SQL function that
+defines it and the view column that applies it. No Python of the server computes any of them
+(checked on the source itself), and the general executor's records carry them as columns."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
+import ast
+import re
+from pathlib import Path
 
 import asyncpg
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from db import reads
-from db.models import AccountRow, AudienceRow, CampaignRow, OrderRow, PurchaseOrderRow
-from db.session import async_url
 from tests.helpers import TODAY, Api
 
+ROOT = Path(__file__).resolve().parent.parent
 
-async def every_row(database_url: str) -> dict[type, list[Any]]:
-    engine = create_async_engine(async_url(database_url))
-    try:
-        async with AsyncSession(engine) as session:
-            return {
-                model: list((await session.scalars(select(model).order_by(model.id))).unique())  # type: ignore[attr-defined]
-                for model in (AccountRow, AudienceRow, OrderRow, PurchaseOrderRow, *reads.TABLES)
-            }
-    finally:
-        await engine.dispose()
+# figure -> (its one definition, the views' columns that apply it)
+FIGURES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "BudgetSource.status": ("source_status", ("budget_sources_view.status",)),
+    "BudgetSource.unallocatedAmount": ("unallocated_amount", ("budget_sources_view.unallocated_amount",)),
+    "BudgetSource.allocatedPercent": ("percent_of", ("budget_sources_view.allocated_percent",)),
+    "BudgetSource.spentPercent": ("percent_of", ("budget_sources_view.spent_percent",)),
+    "BudgetSource.daysLeft": ("days_left", ("budget_sources_view.days_left",)),
+    "BudgetSource.displayName": ("source_display_name", ("budget_sources_view.display_name",)),
+    "BudgetSource.selectable": ("source_selectable", ("budget_sources_view.selectable",)),
+    "R4's right kind": ("source_is_right_kind", ("budget_sources_view.right_kind",)),
+    "Account.budgetSources (the drop-down)": ("account_budget_sources", ()),
+    "what draws on a source": ("source_includes", ()),
+    "BudgetSource.amendments (its own)": ("source_amended_by", ()),
+    "Campaign.remainingAmount": ("campaign_remaining_amount", ("campaigns_view.remaining_amount",)),
+    "Campaign.lockedFields": ("campaign_locked_fields", ("campaigns_view.locked_fields",)),
+    "BudgetSource.pendingReleaseAmount (kept by campaigns_totals)": ("campaign_pending_release", ()),
+    "BudgetAlert.message": ("alert_message", ("budget_alerts_view.message",)),
+}
+# Python names a re-implementation of a figure would have (the ones removed in migration 0008's
+# session), and arithmetic that would recompute one.
+FORBIDDEN_FUNCTIONS = {
+    "status",
+    "unallocated",
+    "percent_of",
+    "days_left",
+    "display_name",
+    "selectable",
+    "is_right_kind",
+    "locked_fields",
+    "remaining",
+    "message",
+}
+FORBIDDEN_ARITHMETIC = (
+    re.compile(r"budget\"?\]?\s*-\s*\w*\[?\"?spent"),
+    re.compile(r"amount\"?\]?\s*-\s*\w*\[?\"?allocated"),
+)
 
 
-async def test_a_written_row_is_the_record_a_read_returns(api: Api, db: asyncpg.Connection, database_url: str) -> None:
-    world, _ = await api.varied_worlds()
-    # Spend, an alert, an amendment and a change request: a row in every table.
-    delivery = await api.issue_key("DELIVERY", None, "ads")
-    campaign = await world.published("18000.00")  # 96 % allocated: an ALLOCATION_THRESHOLD alert
-    await api.mutate("reportSpend", {"campaignId": campaign, "date": TODAY.isoformat(), "amount": "5.00"}, delivery)
-    amend = {"purchaseOrderId": world.po, "amount": "21000.00", "note": "more"}
-    assert (await api.mutate("amendPurchaseOrder", amend, select="... on PurchaseOrder { id }"))["id"]
-    change = {"budgetSourceId": world.po, "amount": "25000.00", "note": "please"}
-    assert await api.mutate("requestBudgetChange", change, world.manager, select="... on BudgetChangeRequest { id }")
-
-    rows = await every_row(database_url)
-    # JSON decoded as SQLAlchemy's asyncpg dialect decodes it on every connection of the app.
-    await db.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
-    plain = {
-        AccountRow: await reads.accounts(db, None),
-        AudienceRow: await reads.audiences(db, [r.id for r in rows[AudienceRow]]),
-        OrderRow: await reads.orders(db, [r.id for r in rows[OrderRow]]),
-        PurchaseOrderRow: await reads.purchase_orders(db, [r.id for r in rows[PurchaseOrderRow]]),
-        **{model: await reads.rows(db, model, {}) for model in reads.TABLES},
+async def test_every_figure_has_one_sql_definition_that_the_views_apply(db: asyncpg.Connection) -> None:
+    functions = {
+        r["proname"] for r in await db.fetch("SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace")
     }
-    for model in reads.TABLES:  # one by id reads the same record
-        first = rows[model][0]
-        assert await reads.row(db, model, first.id) == next(r for r in plain[model] if r["id"] == first.id)
-    for model, written in rows.items():
-        assert written, model  # the world has rows of every kind
-        adapt = reads.source_record if model in (OrderRow, PurchaseOrderRow) else reads.record_of
-        read = {r["id"]: dict(r) for r in plain[model]}
-        for row in written:
-            assert dict(adapt(row)) == read[row.id], (model.__name__, row.id)
-    statuses = {r.status for r in rows[CampaignRow]}
-    assert statuses == {"DRAFT", "PUBLISHED", "ENDED"}, statuses
-    assert any(r.cancelled_at for r in rows[PurchaseOrderRow])
+    for figure, (function, columns) in FIGURES.items():
+        assert function in functions, figure
+        defined = await db.fetchval("SELECT count(*) FROM pg_proc WHERE proname = $1", function)
+        assert defined == 1, f"{function} is defined {defined} times"
+        for column in columns:
+            view, name = column.split(".")
+            definition = await db.fetchval("SELECT pg_get_viewdef($1::regclass)", view)
+            assert re.search(rf"{function}\(.*\) AS {name}\b", definition), (figure, column)
 
 
-async def test_the_drop_down_read_with_its_account_is_the_same_record(api: Api, db: asyncpg.Connection) -> None:
+def test_no_server_python_computes_a_figure() -> None:
+    """The figures live in SQL only: no function named after one, and none of their arithmetic,
+    in the server's Python (migrations excepted: they hold the SQL)."""
+    for package in ("budgetline", "schema", "resolvers", "db"):
+        for path in (ROOT / package).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            source = path.read_text()
+            tree = ast.parse(source)
+            defined = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            assert not defined & FORBIDDEN_FUNCTIONS, (path, defined & FORBIDDEN_FUNCTIONS)
+            for node in ast.walk(tree):  # code, not docstrings: a subtraction of the figures' columns
+                if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub):
+                    code = ast.get_source_segment(source, node) or ""
+                    assert not any(p.search(code) for p in FORBIDDEN_ARITHMETIC), (path, code)
+
+
+async def test_records_carry_the_figures_as_columns(api: Api, db: asyncpg.Connection) -> None:
+    """The general executor's records are the views' rows: the drop-down is the SQL function's,
+    and a source's figures are columns of it."""
     world = await api.world(order_amount="50000.00", po_amount="20000.00")
     await api.create_po(world.order, "PO-2", "100.00")
-    pk = int(await db.fetchval("SELECT id FROM accounts ORDER BY id DESC LIMIT 1"))
-    account, sources = await reads.account_with_sources(db, pk)
-    assert account is not None
-    assert dict(account) == dict((await reads.accounts(db, [pk]))[0])
-    by_kind = await reads.sources_of_account(db, pk, "PurchaseOrder") + await reads.sources_of_account(db, pk, "Order")
-    columns = list(by_kind[0].keys())
-
-    def kind_and_id(source: dict[str, Any]) -> tuple[str, int]:
-        return (source["kind"], source["id"])
-
-    expected = sorted((dict(s) for s in by_kind), key=kind_and_id)
-    assert sorted(({c: s[c] for c in columns} for s in sources), key=kind_and_id) == expected
-    assert len(expected) >= 3  # two POs and their order
-    assert await reads.account_with_sources(db, 10**12) == (None, [])
+    await world.published("5000.00")
+    account = int(await db.fetchval("SELECT id FROM accounts ORDER BY id DESC LIMIT 1"))
+    dropdown = await reads.dropdown(db, account, False)
+    assert [r["display_name"] for r in dropdown] == [
+        f"PO {r['po_number']} (Order {r['order_number']})" for r in dropdown
+    ] and [r["po_number"] for r in dropdown][1:] == ["PO-2"]
+    first = dropdown[0]
+    assert (first["unallocated_amount"], first["allocated_percent"], first["selectable"]) == (15000, 25, True)
+    assert first["days_left"] == (first["end_date"] - TODAY).days + 1
+    assert await reads.dropdown(db, 10**12, True) == []
 
 
 def test_values_are_the_stored_fields_of_each_type() -> None:
     """FromRecord.VALUES is the one mapping from records to fields: it names every stored field
     of its type and nothing else, and none has a default (a class attribute would be read in its
-    place by graphql-core, while the compiled path calls VALUES)."""
+    place by graphql-core)."""
     import dataclasses
 
     from strawberry.types import get_object_definition
@@ -126,8 +146,8 @@ def test_values_are_the_stored_fields_of_each_type() -> None:
 
 
 async def test_a_mutation_answers_as_the_next_read_does(api: Api) -> None:
-    """A payload is built from the row the mutation wrote (its record: reads.record_of and
-    source_record); the next read builds it from the database. Both show the same fields."""
+    """A payload is read by the planner in the mutation's own transaction; the next read by the
+    planner too, after it: both show the same fields."""
     world = await api.world()
     source = """id orderNumber purchaseOrderNumber displayName amount currency allocatedAmount unallocatedAmount
       draftAmount spentAmount pendingReleaseAmount startDate endDate status allocatedPercent spentPercent daysLeft"""

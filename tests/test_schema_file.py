@@ -1,4 +1,5 @@
-"""schema.graphql at the repository root is the live schema (`make schema` regenerates it)."""
+"""schema.graphql at the repository root is the live schema, and db/schema.sql what the migrations
+make of a database (`make schema` regenerates both)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 
 from graphql import Visitor, parse, print_ast, visit
 
+from db import schema_dump
+from db.session import plain_url
 from schema import schema
 from tests.conftest import ROOT
 
@@ -25,6 +28,15 @@ def sdl_without_descriptions() -> str:
 
 def test_schema_graphql_matches_the_live_schema() -> None:
     assert (ROOT / "schema.graphql").read_text().strip() == schema.as_str().strip(), "run `make schema`"
+
+
+def test_schema_sql_is_what_the_migrations_make(database_url: str) -> None:
+    """The test's database is a clone of one freshly migrated: its dump is db/schema.sql."""
+    found = schema_dump.dump(plain_url(database_url))
+    kept = schema_dump.FILE.read_text()
+    assert schema_dump.comparable(found) == schema_dump.comparable(kept), "run `make schema`"
+    for name in ("CREATE VIEW public.budget_sources_view", "CREATE FUNCTION public.campaigns_totals()"):
+        assert name in kept
 
 
 def test_every_name_of_api_md_is_in_the_schema() -> None:

@@ -109,7 +109,7 @@ async def test_the_drop_down_query_is_one_trace(
     assert root.attributes is not None and root.attributes[REQUEST_ID] == request_id
     [operation] = [s for s in below(root, children) if s.name == "GraphQL Query: Dropdown"]
     statements = [str((s.attributes or {}).get("db.statement", "")) for s in below(operation, children)]
-    assert any("FROM purchase_orders" in s for s in statements), statements  # the drop-down's read
+    assert any("account_budget_sources" in s for s in statements), statements  # the drop-down's one statement
     text = attribute_text(spans)
     for secret in (world.manager, world.account):  # the key, and the variable's value
         assert secret not in text
@@ -177,7 +177,7 @@ async def test_a_failed_statement_leaves_no_parameter_in_the_trace(api: Api, wor
     assert "345.67" not in text and world.manager not in text
 
 
-async def test_a_compiled_plan_handing_over_is_not_an_error_span(
+async def test_a_plan_handing_over_is_not_an_error_span(
     api: Api, world: World, traced: tuple[httpx.AsyncClient, InMemorySpanExporter]
 ) -> None:
     client, exporter = traced
@@ -187,7 +187,6 @@ async def test_a_compiled_plan_handing_over_is_not_an_error_span(
     )
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"  # the general path's answer
     spans = exporter.get_finished_spans()
-    assert [s for s in spans if s.attributes and s.attributes.get("budgetline.fallback")]
     assert all(s.status.status_code != StatusCode.ERROR for s in spans), [
         s.name for s in spans if s.status.status_code == StatusCode.ERROR
     ]
