@@ -1,5 +1,5 @@
-"""The floor: a minimal Starlette + asyncpg endpoint that runs the planner's own statement for W1
-and W2 (budgetline/planner.py, planned once at start-up) and writes the bytes PostgreSQL returns,
+"""The floor: a minimal Starlette + asyncpg endpoint that runs the planner's own statement for
+W1, W2 and W4 (budgetline/planner.py, each planned once) and writes the bytes PostgreSQL returns,
 with no GraphQL at run time: no parsing, validation, binding or executor. What Budgetline adds
 on top of it is its whole request path. Run: uvicorn bench.floor:app."""
 
@@ -21,7 +21,6 @@ from starlette.routing import Route
 
 from budgetline.planner import Plan, plan_document
 from db import reads
-from resolvers import ids
 from resolvers.context import Principal
 from schema import graphql_schema, schema
 
@@ -35,10 +34,10 @@ def plan(query: str) -> Plan:
     return plan_document(GRAPHQL, parse(query), None)
 
 
-async def answer(conn: asyncpg.Connection, query: str, principal: Principal, account_id: int) -> bytes:
-    """The `data` of `query` for the account, as PostgreSQL writes it."""
+async def answer(conn: asyncpg.Connection, query: str, principal: Principal, variables: dict[str, Any]) -> bytes:
+    """The `data` of `query` with these variables, as PostgreSQL writes it."""
     found = plan(query)
-    return await found.data(conn, found.bind(GRAPHQL, principal, {"id": ids.encode("Account", account_id)}))
+    return await found.data(conn, found.bind(GRAPHQL, principal, variables))
 
 
 async def graphql(request: Request) -> Response:
@@ -52,9 +51,7 @@ async def graphql(request: Request) -> Response:
             if key is None:
                 return Response(b'{"errors":[{"message":"unauthenticated"}]}', status_code=401)
             principal = keys[digest] = Principal(key["id"], key["name"], key["role"], key["account_id"])
-        account_id = ids.decode(body["variables"]["id"])
-        assert account_id is not None
-        data = await answer(conn, body["query"], principal, account_id[1])
+        data = await answer(conn, body["query"], principal, body["variables"])
     return Response(b'{"data":' + data + b"}", media_type="application/json")
 
 
@@ -62,7 +59,10 @@ async def graphql(request: Request) -> Response:
 async def lifespan(_: Starlette) -> Any:
     global pool
     pool = await asyncpg.create_pool(
-        os.environ["FLOOR_DATABASE_URL"], min_size=2, max_size=10, server_settings={"timezone": "UTC"}
+        os.environ["FLOOR_DATABASE_URL"],
+        min_size=2,
+        max_size=10,
+        server_settings={"timezone": "UTC", "plan_cache_mode": "force_generic_plan"},
     )
     yield
     await pool.close()

@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -48,12 +49,12 @@ from budgetline.limits import BodyLimit, Documents, PayloadTooLarge, schema_exte
 from budgetline.observability import Metrics, OperationName
 from budgetline.payloads import Payloads
 from budgetline.persisted import PersistedQueries, PersistedQueryNotFound
-from budgetline.planner import Handover, Planner
+from budgetline.planner import Handover, Plan, Planner
 from budgetline.settings import Settings
 from budgetline.websocket import CONNECTION_INIT_TIMEOUT, SocketState, TextFrames, TransportWS
 from db import migrate
-from db.session import create_engine, database_busy, database_unavailable, session_factory
-from resolvers.api_keys import authenticate, hash_secret
+from db.session import ReadPool, create_engine, database_busy, database_unavailable, session_factory
+from resolvers.api_keys import authenticate, hash_secret, principal_of
 from resolvers.context import Context, Principal
 from schema import build_schema, graphql_schema
 
@@ -74,6 +75,18 @@ async def _close(session: AsyncSession) -> None:
         await session.invalidate()
 
 
+@dataclass
+class Answered:
+    """What the request log and metrics read of a request the planner answered alone."""
+
+    principal: Principal
+    operation: str
+    user_error_codes: list[str] = field(default_factory=list)
+
+    async def end(self) -> None:
+        """Nothing to give back: its connection went back to the read pool with its answer."""
+
+
 class BudgetlineGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view plus authentication, one session per request and error masking;
     subscriptions over graphql-transport-ws (budgetline/websocket.py)."""
@@ -88,6 +101,7 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         settings: Settings,
         metrics: Metrics,
         hub: Hub,
+        reads: ReadPool,
         tracer_provider: TracerProvider | None = None,
     ) -> None:
         # One parse and validation cache for both paths, bounded in bytes (budgetline/limits.py).
@@ -119,6 +133,7 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         )
         self.body_timeout_s = settings.body_timeout_s
         self.sessions = session_factory(engine)
+        self.reads = reads
         # Requests beyond what the pool holds wait here, in a plain asyncio queue, rather than in
         # the pool's own wait (much dearer in CPU per waiter: see docs/benchmarks.md).
         self.admission = asyncio.Semaphore(settings.db_pool_size + settings.db_max_overflow)
@@ -227,9 +242,13 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         return None
 
     async def _respond_with_session(self, request: Request, request_id: str) -> Response:
-        # One session (one pooled connection) serves the whole request, the key lookup included.
-        session = self.sessions()
+        session: AsyncSession | None = None
         try:
+            answered = await self._answer_planned(request)
+            if answered is not None:
+                return answered
+            # One session (one pooled connection) serves the whole request, the key lookup included.
+            session = self.sessions()
             secret = bearer_secret(request)
             principal = await self._principal(session, secret) if secret else None
             if principal is None:
@@ -269,7 +288,8 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
                 if context is not None:
                     await context.end()
             finally:
-                await _close(session)
+                if session is not None:
+                    await _close(session)
 
     async def _principal(self, session: AsyncSession, secret: str) -> Principal | None:
         """The key's principal: from the process's cache, else read (and kept)."""
@@ -317,12 +337,11 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             return json_error(request, exc.status_code, exc.reason, "BAD_REQUEST")
         return self._negotiate(request, response)
 
-    async def _planned(self, request: Request, context: Context) -> Response | None:
-        """A plain JSON POST of a document with a plan, answered without Strawberry's view around
-        it: the same `process_result`, encoding and response as the view's. Any other request
-        (GET, another media type, APQ extensions, a streaming Accept) returns None and goes
-        through the view, which runs the plan too (execute_single); tests/test_planner.py
-        compares headers and bytes."""
+    async def _plain_query(self, request: Request) -> tuple[str, Any, str | None] | None:
+        """(query, variables, operationName) of a plain JSON POST the planner may answer without
+        Strawberry's view around it; None for any other request (GET, another media type, APQ
+        extensions, a streaming Accept), which goes through the view (that runs plans too:
+        execute_single). tests/test_planner.py compares headers and bytes."""
         if self.planner is None or request.method != "POST":
             return None
         headers = request.headers
@@ -340,11 +359,76 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         query, variables, operation = data.get("query"), data.get("variables"), data.get("operationName")
         if not isinstance(query, str) or not (operation is None or isinstance(operation, str)):
             return None
+        return query, variables, operation
+
+    async def _answer_planned(self, request: Request) -> Response | None:
+        """A plain JSON POST of a planned query, answered on a connection of the read pool: the
+        key (from the process's cache, else read), one statement, its bytes. None: the request
+        goes the general way (no plan, no key, an Idempotency-Key, values graphql-core answers)."""
+        if self.planner is None or request.headers.get(idempotency.HEADER) is not None:
+            return None
+        parsed = await self._plain_query(request)
+        secret = bearer_secret(request)
+        if parsed is None or secret is None:
+            return None
+        query, variables, operation = parsed
+        plan = self.planner.plan(query, operation)
+        if plan is None:
+            return None
+        digest = hash_secret(secret)
+        principal = self.keys.get(digest)
+        values = self._bind(request, plan, principal, variables) if principal is not None else None
+        if principal is not None and values is None:
+            return None  # graphql-core answers: nothing was sent
+        async with self.reads.connection(ADMISSION_TIMEOUT_S) as conn:
+            if principal is None:
+                self.hub.start()  # the cache answers once the process listens for revocations
+                generation = self.keys.generation
+                principal = await principal_of(conn, secret)
+                if principal is None:
+                    return unauthenticated(request)
+                self.keys.put(digest, principal, generation)
+                values = self._bind(request, plan, principal, variables)
+                if values is None:
+                    return None
+            assert values is not None
+            data = await self._fetch(plan, query, conn, values)
+        request.state.context = Answered(principal, plan.label)
+        return self._negotiate(request, Response(b'{"data":' + data + b"}", media_type="application/json"))
+
+    def _bind(self, request: Request, plan: Plan, principal: Principal, variables: Any) -> list[Any] | None:
+        """The plan's parameters for this request; None when its values make graphql-core answer."""
+        request.state.planned = True  # counted once: the general path does not plan it again
+        try:
+            return self.planner.bind(plan, principal, variables) if self.planner is not None else None
+        except Handover:
+            self.metrics.execution.labels("handover").inc()
+            return None
+
+    async def _planned(self, request: Request, context: Context) -> Response | None:
+        """A plain JSON POST (`_plain_query`) the fast path left: its plan run on the request's
+        session, with the same `process_result`, encoding and response as the view's."""
+        parsed = await self._plain_query(request)
+        if parsed is None:
+            return None
+        query, variables, operation = parsed
         result = await self._run_plan(request, context, query, operation, variables)
         if result is None:
             return None
         content = self.encode_json(await self.process_result(request, result))
         return Response(content, media_type="application/json")
+
+    async def _fetch(self, plan: Plan, query: str, conn: Any, values: list[Any]) -> bytes:
+        """The plan's `data` from PostgreSQL, within the statement timeout, in the planner's span."""
+        if self.tracer is None:
+            data = await plan.data(conn, values, self.reads.timeout_s)
+        else:  # the planner's own span, named as Strawberry names an operation's
+            name = f"GraphQL Query: {plan.name}" if plan.name else "GraphQL Query"
+            attributes: dict[str, str | bool] = {"component": "graphql", "query": query, "budgetline.planned": True}
+            with self.tracer.start_as_current_span(name, attributes=attributes):
+                data = await plan.data(conn, values, self.reads.timeout_s)
+        self.metrics.execution.labels("planned").inc()
+        return data
 
     async def _run_plan(
         self, request: Request, context: Context, query: str, operation: str | None, variables: Any
@@ -365,14 +449,7 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         except Handover:
             self.metrics.execution.labels("handover").inc()
             return None
-        if self.tracer is None:
-            data = await context.read(lambda conn: plan.data(conn, values))
-        else:  # the planner's own span, named as Strawberry names an operation's
-            name = f"GraphQL Query: {plan.name}" if plan.name else "GraphQL Query"
-            attributes: dict[str, str | bool] = {"component": "graphql", "query": query, "budgetline.planned": True}
-            with self.tracer.start_as_current_span(name, attributes=attributes):
-                data = await context.read(lambda conn: plan.data(conn, values))
-        self.metrics.execution.labels("planned").inc()
+        data = await context.read(lambda conn: self._fetch(plan, query, conn, values))
         context.operation = plan.label
         return StrawberryExecutionResult(data=orjson.Fragment(data), errors=None)  # type: ignore[arg-type]
 
@@ -486,7 +563,14 @@ def create_app(
         queue_size=settings.ws_queue_size,
         max_sockets_per_key=settings.ws_max_sockets_per_key,
     )
-    graphql_app = BudgetlineGraphQL(engine, guard_engine, settings, metrics, hub, tracer_provider)
+    # Planned reads: their own asyncpg pool, no ORM session (db/session.ReadPool).
+    reads = ReadPool(
+        database_url,
+        pool_size=settings.db_pool_size,
+        statement_timeout_ms=settings.statement_timeout_ms,
+        pooler=settings.pooled,
+    )
+    graphql_app = BudgetlineGraphQL(engine, guard_engine, settings, metrics, hub, reads, tracer_provider)
 
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -527,6 +611,7 @@ def create_app(
             if sweeping is not None:
                 sweeping.cancel()
             await hub.stop()
+            await reads.close()
             await engine.dispose()
             await guard_engine.dispose()
             if app.state.untrace is not None:
@@ -568,6 +653,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.graphql = graphql_app
     app.state.hub = hub
+    app.state.reads = reads
     app.state.guard_engine = guard_engine
     return app
 

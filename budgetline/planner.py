@@ -129,9 +129,10 @@ class Plan:
         bind = Bind(principal, coerced)
         return [binder(bind) for binder in self.binders]
 
-    async def data(self, conn: Any, values: Sequence[Any]) -> bytes:
-        """The response's `data`, as JSON bytes written by PostgreSQL."""
-        found: bytes = await conn.fetchval(self.sql, *values)
+    async def data(self, conn: Any, values: Sequence[Any], timeout_s: float | None = None) -> bytes:
+        """The response's `data`, as JSON bytes written by PostgreSQL (within `timeout_s`: past
+        it the statement is cancelled, whatever stands between us and the server)."""
+        found: bytes = await conn.fetchval(self.sql, *values, timeout=timeout_s)
         return found
 
 

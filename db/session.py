@@ -44,6 +44,18 @@ def database_name(url: str) -> str:
     return urlsplit(url).path.lstrip("/") or "postgres"
 
 
+def connection_settings(pooler: bool) -> dict[str, str]:
+    """What every connection of the app is started with. Direct, generic plans for prepared
+    statements too: a planned query's statement is planned once per connection, not per request
+    (its parameters only bind values; a custom plan per request cost W2 four times its execution).
+    A transaction pooler passes no such setting on (PgBouncer refuses the connection), and keeps
+    no prepared statement anyway."""
+    settings = {"application_name": "budgetline", "timezone": "UTC"}
+    if not pooler:
+        settings["plan_cache_mode"] = "force_generic_plan"
+    return settings
+
+
 def create_engine(
     url: str,
     *,
@@ -57,7 +69,7 @@ def create_engine(
     prepared statement (asyncpg's and SQLAlchemy's caches off, unique names for the statements
     SQLAlchemy prepares), and the statement timeout set per transaction (`SET LOCAL`, one
     statement more per transaction) instead of once per connection."""
-    server_settings = {"application_name": "budgetline", "timezone": "UTC"}
+    server_settings = connection_settings(pooler)
     connect_args: dict[str, Any] = {"server_settings": server_settings}
     if pooler:
         connect_args |= {
@@ -176,3 +188,75 @@ async def guarded(connection: AsyncConnection) -> AsyncIterator[None]:
         if not isinstance(exc, asyncpg.PostgresError) or database_unavailable(exc):
             await connection.invalidate()
         raise
+
+
+async def _nothing_to_reset(_conn: Any) -> None:
+    """A planned read leaves no session state (no lock, cursor, LISTEN or SET): nothing to reset
+    when its connection goes back (asyncpg's default sends a statement for it)."""
+
+
+class ReadPool:
+    """The connections of planned reads (budgetline/planner.py): a plain asyncpg pool beside the
+    engine's, so a query answered by one statement costs no ORM session at all. Made on first use
+    (in the serving event loop), `pool_size` connections at most, with the engine's settings: UTC,
+    generic plans, the statement timeout (per connection; behind a transaction pooler no prepared
+    statement outlives its use, and the timeout is the client's, `timeout_s`)."""
+
+    def __init__(self, url: str, *, pool_size: int, statement_timeout_ms: int, pooler: bool) -> None:
+        self.url = plain_url(url)
+        self.pool_size = pool_size
+        self.pooler = pooler
+        self.timeout_s = statement_timeout_ms / 1000
+        self.settings = connection_settings(pooler)
+        if not pooler:
+            self.settings["statement_timeout"] = str(statement_timeout_ms)
+        self._pool: Any = None
+        self._lock: Any = None
+        # Given to each new connection (asyncpg's add_query_logger): tests count statements so.
+        self.query_loggers: list[Any] = []
+
+    async def _init(self, conn: Any) -> None:
+        for logger in self.query_loggers:
+            conn.add_query_logger(logger)
+
+    async def pool(self) -> Any:
+        import asyncio
+
+        import asyncpg
+
+        if self._pool is None:
+            self._lock = self._lock or asyncio.Lock()
+            async with self._lock:
+                if self._pool is None:
+                    self._pool = await asyncpg.create_pool(
+                        self.url,
+                        min_size=0,
+                        max_size=self.pool_size,
+                        server_settings=self.settings,
+                        statement_cache_size=0 if self.pooler else 100,
+                        max_inactive_connection_lifetime=60,
+                        reset=_nothing_to_reset,
+                        init=self._init,
+                    )
+        return self._pool
+
+    @asynccontextmanager
+    async def connection(self, timeout_s: float) -> AsyncIterator[Any]:
+        """A connection for reads, taken within `timeout_s`. Behind a transaction pooler the reads
+        run in a transaction of their own (a statement and its preparation must reach the same
+        server connection), with the statement timeout set for it, in the same round trip."""
+        pool = await self.pool()
+        async with pool.acquire(timeout=timeout_s) as conn:
+            if not self.pooler:
+                yield conn
+                return
+            await conn.execute(f"BEGIN; SET LOCAL statement_timeout = {int(self.timeout_s * 1000)}")
+            try:
+                yield conn
+            finally:
+                await conn.execute("ROLLBACK")  # reads only: nothing to commit
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()

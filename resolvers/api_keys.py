@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,17 +38,19 @@ def hash_secret(secret: str) -> bytes:
 
 
 async def authenticate(session: AsyncSession, secret: str) -> Principal | None:
-    """The principal of a valid, unrevoked key; None otherwise.
+    """The principal of a valid, unrevoked key; None otherwise. Read through the driver, on the
+    session's own connection: no ORM work, and no transaction of its own."""
+    connection, driver = await driver_of(session)
+    async with guarded(connection):
+        return await principal_of(driver, secret)
 
-    Every request asks this first, so it reads through the driver (db/reads.py), on the
-    session's own connection: no ORM work, and no transaction of its own.
-    """
+
+async def principal_of(conn: Any, secret: str) -> Principal | None:
+    """authenticate, on an asyncpg connection (planned reads have no session)."""
     if not secret.startswith(SECRET_PREFIX) or len(secret) > 200:
         return None
     digest = hash_secret(secret)
-    connection, driver = await driver_of(session)
-    async with guarded(connection):
-        row = await reads.api_key(driver, digest)
+    row = await reads.api_key(conn, digest)
     if row is None or not secrets.compare_digest(row["secret_hash"], digest):
         return None
     return Principal(api_key_id=row["id"], name=row["name"], role=row["role"], account_id=row["account_id"])

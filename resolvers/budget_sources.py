@@ -1,10 +1,12 @@
-"""Orders and purchase orders: R4's selectability checks, R9, R18.
+"""Orders and purchase orders: the source checks of R3-R6, R9, R18.
 
 The figures of a source (status, unallocated amount, percents, days left, display name,
 selectability) are SQL: the read model's functions and `budget_sources_view` (migration 0008).
-The checks here read them from that view under the caller's locks (`figures`), so a write judges
-a source by exactly what a reader sees. A source is written as an OrderRow or a PurchaseOrderRow;
-a PO takes its currency, term and cancellation from its order.
+A campaign's wish (selectable, a schedule within the term, an amount that fits) is judged by the
+SQL function `source_refusal` (migration 0009, `check_source`), and the other checks here read the
+view (`figures`), both under the caller's locks: a write judges a source by exactly what a reader
+sees. A source is written as an OrderRow or a PurchaseOrderRow; a PO takes its currency, term and
+cancellation from its order.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
@@ -55,11 +58,6 @@ class Figures:
     source: Record
     order: Record
 
-    @property
-    def holders(self) -> tuple[Record, ...]:
-        """What an allocation must fit: the source, and a PO's order too."""
-        return (self.source, self.order) if self.source["kind"] == "PurchaseOrder" else (self.source,)
-
 
 _FIGURES = text(
     "SELECT * FROM budget_sources_view"
@@ -85,48 +83,50 @@ async def name_of(session: AsyncSession, source: SourceRow) -> str:
     return str((await figures(session, source)).source["display_name"])
 
 
-# --- rules a campaign's source must pass (R3, R4, R5), on its figures -----------------------------
+# --- rules a campaign's source must pass (R3-R6): the SQL function `source_refusal` -----------
+
+_REFUSAL = text(
+    "SELECT * FROM source_refusal(:order_id, :purchase_order_id, :start, :end, :amount, :selectable, :field)"
+)
 
 
-def check_selectable(source: Record, field: str = "budgetSourceId") -> None:
-    """R4: ACTIVE, and a PO when the account requires POs, an order when it does not."""
-    if source["status"] != "ACTIVE":
-        raise BudgetSourceProblem(
-            f"{source['display_name']} is {source['status'].lower()} and cannot be selected",
-            field,
-            code="BUDGET_SOURCE_NOT_SELECTABLE",
-        )
-    if not source["right_kind"] and source["requires_purchase_order"]:
-        raise BudgetSourceProblem(
-            "this account requires a purchase order as budget source", field, code="PURCHASE_ORDER_REQUIRED"
-        )
-    if not source["right_kind"]:
-        raise BudgetSourceProblem(
-            "this account does not use purchase orders: select an order",
-            field,
-            code="BUDGET_SOURCE_NOT_SELECTABLE",
-        )
+def refuse(refusal: Any) -> None:
+    """A refusal of `source_refusal` (or of `publish_campaign`, which applies it) as its user error."""
+    if refusal.code == "INSUFFICIENT_BUDGET":
+        raise InsufficientBudget(refusal.message, refusal.field, refusal.requested, refusal.unallocated)
+    raise BudgetSourceProblem(refusal.message, refusal.field, code=refusal.code)
 
 
-def check_within_term(source: Record, start: date, end: date) -> None:
-    """R3: the schedule lies within the term; the error names the date that is outside it."""
-    if start < source["start_date"] or end > source["end_date"]:
-        raise BudgetSourceProblem(
-            f"the schedule {start}..{end} must lie within the term of {source['display_name']}: "
-            f"{source['start_date']}..{source['end_date']}",
-            "startDate" if start < source["start_date"] else "endDate",
-            code="SCHEDULE_OUTSIDE_TERM",
-        )
-
-
-def check_fits(amount: Decimal, found: Figures, field: str = "budget") -> None:
-    """The amount fits the source's unallocated amount, and its order's when the source is a PO."""
-    for holder in found.holders:
-        free = holder["unallocated_amount"]
-        if amount > free:
-            raise InsufficientBudget(
-                f"{amount} exceeds the unallocated {free} of {holder['display_name']}", field, amount, free
-            )
+async def check_source(
+    session: AsyncSession,
+    order_id: int,
+    purchase_order_id: int | None,
+    *,
+    schedule: tuple[date, date] | None = None,
+    amount: Decimal | None = None,
+    selectable: bool = True,
+    amount_field: str = "budget",
+) -> None:
+    """The source (order_id, purchase_order_id) names, judged by `source_refusal` (migration
+    0009) in R3's order: selectable (unless `selectable` is False), the schedule within its term,
+    the amount within its and its order's unallocated amounts; the first refusal is raised. Under
+    the caller's locks, the figures it reads are the committed ones."""
+    start, end = schedule if schedule is not None else (None, None)
+    found = await session.execute(
+        _REFUSAL,
+        {
+            "order_id": order_id,
+            "purchase_order_id": purchase_order_id,
+            "start": start,
+            "end": end,
+            "amount": amount,
+            "selectable": selectable,
+            "field": amount_field,
+        },
+    )
+    refusal = found.first()
+    if refusal is not None:
+        refuse(refusal)
 
 
 async def lock_source(session: AsyncSession, order_id: int, purchase_order_id: int | None) -> SourceRow:

@@ -15,11 +15,12 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from db import reads
-from db.models import AccountRow, AllocationRow, AudienceRow, CampaignRow, PurchaseOrderRow
+from db.models import AllocationRow, AudienceRow, CampaignRow, PurchaseOrderRow
 from db.reads import Record
 from resolvers import activity, budget_sources, ids, spend, validation
 from resolvers.access import (
@@ -116,30 +117,16 @@ def check_setup_still_complete(row: CampaignRow) -> None:
         )
 
 
-async def check_budget_and_schedule(session: AsyncSession, row: CampaignRow, *, lock: bool) -> None:
-    """R2 again, then R3 in its order of reporting, on the source's figures. With lock=True (R5)
-    the source rows are held FOR NO KEY UPDATE first."""
+def check_budget_and_schedule(row: CampaignRow) -> None:
+    """R2 again, then R3 in its order of reporting up to the source: a source chosen, a budget and
+    a schedule (the source's own checks follow: `budget_sources.check_source`, or under the locks
+    of R5, `publish_campaign`)."""
     check_setup_still_complete(row)
     if row.order_id is None:
         raise StepIncomplete("select a budget source first", ["BUDGET_SOURCE"], code="BUDGET_SOURCE_REQUIRED")
     missing = [f for f in missing_fields(row) if f in ("BUDGET", "SCHEDULE")]
     if missing:
         raise StepIncomplete(f"step BUDGET_AND_SCHEDULE needs: {', '.join(missing)}", missing)
-    assert row.budget is not None and row.start_date is not None and row.end_date is not None
-    # Read before the source locks: every statement inside them lengthens the queue on a hot PO.
-    # Publishing holds the account FOR SHARE (publishes do not wait on each other; updateAccount
-    # waits for them, and they for it), so requiresPurchaseOrder cannot change between this
-    # read and the commit. Lock order: campaign, account, PO, order.
-    stmt = select(AccountRow).where(AccountRow.id == row.account_id)
-    if lock:
-        stmt = stmt.with_for_update(read=True)
-    await session.execute(stmt)
-    if lock:
-        await budget_sources.lock_source(session, row.order_id, row.purchase_order_id)
-    found = await budget_sources.figures_of(session, row.order_id, row.purchase_order_id)
-    budget_sources.check_selectable(found.source)
-    budget_sources.check_within_term(found.source, row.start_date, row.end_date)
-    budget_sources.check_fits(row.budget, found)
 
 
 def record_allocation(session: AsyncSession, row: CampaignRow, delta: Decimal, reason: str, actor: str) -> None:
@@ -299,13 +286,14 @@ async def change_published(
             code="BUDGET_BELOW_SPENT",
         )
     await budget_sources.lock_source(session, row.order_id, row.purchase_order_id)
-    found = await budget_sources.figures_of(session, row.order_id, row.purchase_order_id)
     if schedule_changed:
-        budget_sources.check_within_term(found.source, start, end)
+        term = (start, end)
+        await budget_sources.check_source(session, row.order_id, row.purchase_order_id, schedule=term, selectable=False)
         await spend.check_schedule_keeps_spend(session, row.id, start, end, schedule_field)
     delta = budget - row.budget
     if delta > 0:
         # An increase allocates more: the source must still be usable and have room.
+        found = await budget_sources.figures_of(session, row.order_id, row.purchase_order_id)
         current = found.source["status"]
         if current != "ACTIVE":
             raise BudgetSourceProblem(
@@ -313,7 +301,7 @@ async def change_published(
                 "budget",
                 code="BUDGET_SOURCE_NOT_SELECTABLE",
             )
-        budget_sources.check_fits(delta, found, "budget")
+        await budget_sources.check_source(session, row.order_id, row.purchase_order_id, amount=delta, selectable=False)
     if delta != 0:
         reason = "budget increase" if delta > 0 else "budget decrease"
         record_allocation(session, row, delta, reason, actor)
@@ -331,7 +319,9 @@ async def assign_budget_source(
         source = await budget_sources.resolve_source_id(session, ctx.principal, budget_source_id, "budgetSourceId")
         if source.account_id != row.account_id:
             raise not_found("budgetSourceId", "budget source")
-        budget_sources.check_selectable((await budget_sources.figures(session, source)).source)
+        order_id = budget_sources.order_of(source).id
+        purchase_order_id = source.id if isinstance(source, PurchaseOrderRow) else None
+        await budget_sources.check_source(session, order_id, purchase_order_id)
         new = (
             budget_sources.order_of(source).id,
             source.id if isinstance(source, PurchaseOrderRow) else None,
@@ -356,7 +346,15 @@ async def advance(ctx: Context, *, campaign_id: str, expected_version: int | Non
             check_setup_complete(row)
             row.step = "BUDGET_AND_SCHEDULE"
         elif row.step == "BUDGET_AND_SCHEDULE":
-            await check_budget_and_schedule(session, row, lock=False)
+            check_budget_and_schedule(row)
+            assert row.order_id is not None and row.start_date is not None and row.end_date is not None
+            await budget_sources.check_source(
+                session,
+                row.order_id,
+                row.purchase_order_id,
+                schedule=(row.start_date, row.end_date),
+                amount=row.budget,
+            )
             row.step = "REVIEW"
         else:
             raise StepIncomplete("the campaign is at REVIEW: the next move is publishCampaign", [])
@@ -389,7 +387,9 @@ async def go_to_step(ctx: Context, *, campaign_id: str, step: str, expected_vers
 
 
 async def publish(ctx: Context, *, campaign_id: str, expected_version: int | None) -> CampaignRow:
-    """R5: re-check R3 under row locks (campaign, PO, order), write the ledger, publish."""
+    """R5: a draft at REVIEW, R2 and R3 re-checked; then, in one round trip under the source's
+    locks (`publish_campaign`, migration 0009), the source's checks, the ledger entry and the new
+    status, so the locks are held for the database's own work only."""
     require_writer(ctx.principal)
 
     async def work(session: AsyncSession) -> CampaignRow:
@@ -400,16 +400,23 @@ async def publish(ctx: Context, *, campaign_id: str, expected_version: int | Non
                 f"the campaign is at step {row.step}: advance it to REVIEW before publishing",
                 missing_fields(row),
             )
-        await check_budget_and_schedule(session, row, lock=True)
-        assert row.budget is not None
-        record_allocation(session, row, row.budget, "publish", ctx.principal.actor)
-        row.status = "PUBLISHED"
-        row.published_at = datetime.now(UTC)
-        touch(row)
-        await session.flush()
+        check_budget_and_schedule(row)
+        found = await session.execute(_PUBLISH, {"campaign": row.id, "actor": ctx.principal.actor})
+        outcome = found.one()
+        if outcome.code is not None:
+            budget_sources.refuse(outcome)
+        # Written by the function: the trace's changes, and the row as it now is.
+        for column, after in (("status", "PUBLISHED"), ("version", row.version + 1)):
+            activity.note_change(session, row, column, getattr(row, column), after)
+            set_committed_value(row, column, after)
+        activity.note_change(session, row, "published_at", None, outcome.published_at)
+        set_committed_value(row, "published_at", outcome.published_at)
         return row
 
     return await ctx.transact(work)
+
+
+_PUBLISH = text("SELECT * FROM publish_campaign(:campaign, :actor)")
 
 
 async def delete_draft(ctx: Context, *, campaign_id: str) -> str:

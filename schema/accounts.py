@@ -25,7 +25,6 @@ from schema.common import (
     Node,
     PageSize,
     StatusFilter,
-    columns,
     id_of,
     must,
     page_size,
@@ -59,10 +58,7 @@ class Account(Node, FromRecord):
         description="True: its campaigns draw on purchase orders; false: on orders (R4)."
     )
 
-    VALUES = {
-        "id": id_of("Account"),
-        **columns("name", "requires_purchase_order"),
-    }
+    VALUES = {"id": id_of("Account")}
 
     @strawberry.field(
         description="The step-2 drop-down: selectable sources of the kind the account uses (POs or orders); "

@@ -10,7 +10,7 @@ from datetime import datetime
 import strawberry
 
 from db.reads import Record
-from schema.common import FromRecord, Node, columns, id_of
+from schema.common import FromRecord, Node, id_of
 
 
 @strawberry.type(description="One field a change changed, with its values as the API writes them (null: none).")
@@ -39,9 +39,7 @@ class ActivityEntry(Node, FromRecord):
 
     VALUES = {
         "id": id_of("ActivityEntry"),
-        "subject_id": lambda r: strawberry.ID(r["subject_id"]),
         "changes": lambda r: [
             FieldChange(field=c["field"] or "", before=c.get("before"), after=c.get("after")) for c in r["changes"]
         ],
-        **columns("at", "actor", "request_id", "operation"),
     }

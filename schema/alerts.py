@@ -14,7 +14,7 @@ import strawberry
 from db.reads import Record
 from schema import budget_sources as budget_sources_types
 from schema import campaigns as campaigns_types
-from schema.common import FromRecord, Info, Node, columns, id_of, related
+from schema.common import FromRecord, Info, Node, id_of, related
 from schema.enums import AlertKind
 
 if TYPE_CHECKING:
@@ -42,11 +42,7 @@ class BudgetAlert(Node, FromRecord):
     acknowledged_by: str | None = strawberry.field(description="The key that acknowledged it; null until then.")
     message: str = strawberry.field(description="What happened, in a sentence naming the source.")
 
-    VALUES = {
-        "id": id_of("BudgetAlert"),
-        "kind": lambda r: AlertKind(r["kind"]),
-        **columns("threshold", "amount", "raised_at", "acknowledged_at", "acknowledged_by", "message"),
-    }
+    VALUES = {"id": id_of("BudgetAlert")}
 
     @strawberry.field(description="The source it is about (for a PO's change that crossed on its order: the order).")
     async def budget_source(self, info: Info) -> BudgetSourceRef:

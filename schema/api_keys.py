@@ -12,7 +12,7 @@ import strawberry
 
 from db.reads import Record
 from schema import accounts as accounts_types
-from schema.common import FromRecord, Info, Node, columns, id_of
+from schema.common import FromRecord, Info, Node, id_of
 from schema.enums import Role
 
 if TYPE_CHECKING:
@@ -33,9 +33,7 @@ class ApiKey(Node, FromRecord):
 
     VALUES = {
         "id": id_of("ApiKey"),
-        "role": lambda r: Role(r["role"]),
         "secret": lambda r: None,  # shown once, by issueApiKey's answer (read by the planner)
-        **columns("name", "created_at", "revoked_at"),
     }
 
     @strawberry.field(description="The account it belongs to; null for ACCOUNT_TEAM and DELIVERY keys.")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import strawberry
 
 from db.reads import Record
-from schema.common import FromRecord, Node, columns, id_of
+from schema.common import FromRecord, Node, id_of
 
 
 @strawberry.type(description="A target audience of an account's campaigns, chosen in wizard step 1.")
@@ -16,4 +16,4 @@ class Audience(Node, FromRecord):
     record: strawberry.Private[Record]
     name: str = strawberry.field(description="Its name, unique in the account.")
 
-    VALUES = {"id": id_of("Audience"), **columns("name")}
+    VALUES = {"id": id_of("Audience")}

@@ -27,7 +27,6 @@ from schema.common import (
     PageSize,
     StatusFilter,
     Values,
-    columns,
     must,
     page_size,
     related,
@@ -133,24 +132,6 @@ class BudgetSource:
 SOURCE_VALUES: Values = {
     "id": lambda s: strawberry.ID(ids.encode(s["kind"], s["id"])),
     "purchase_order_number": itemgetter("po_number"),
-    "status": lambda s: BudgetSourceStatus(s["status"]),
-    **columns(
-        "display_name",
-        "unallocated_amount",
-        "allocated_percent",
-        "spent_percent",
-        "days_left",
-        "selectable",
-        "order_number",
-        "amount",
-        "currency",
-        "allocated_amount",
-        "draft_amount",
-        "spent_amount",
-        "pending_release_amount",
-        "start_date",
-        "end_date",
-    ),
 }
 
 
@@ -209,7 +190,4 @@ class Amendment(FromRecord):
     end_date_after: date = strawberry.field(description="The term's end after.")
     note: str = strawberry.field(description="Why (a change request's amendment names the request).")
 
-    VALUES = {
-        "at": itemgetter("created_at"),
-        **columns("actor", "amount_before", "amount_after", "end_date_before", "end_date_after", "note"),
-    }
+    VALUES = {"at": itemgetter("created_at")}

@@ -13,7 +13,7 @@ import strawberry
 
 from db.reads import Record
 from schema import budget_sources as budget_sources_types
-from schema.common import FromRecord, Info, Node, columns, id_of
+from schema.common import FromRecord, Info, Node, id_of
 from schema.enums import BudgetChangeRequestStatus
 
 if TYPE_CHECKING:
@@ -40,13 +40,7 @@ class BudgetChangeRequest(Node, FromRecord):
     decided_at: datetime | None = strawberry.field(description="When it was decided or withdrawn (UTC).")
     decision_note: str | None = strawberry.field(description="The account team's note on its decision, if any.")
 
-    VALUES = {
-        "id": id_of("BudgetChangeRequest"),
-        "status": lambda r: BudgetChangeRequestStatus(r["status"]),
-        **columns(
-            "amount", "end_date", "note", "requested_by", "requested_at", "decided_by", "decided_at", "decision_note"
-        ),
-    }
+    VALUES = {"id": id_of("BudgetChangeRequest")}
 
     @strawberry.field(description="The Order or PurchaseOrder it is about.")
     async def budget_source(self, info: Info) -> BudgetSourceRef:

@@ -4,7 +4,6 @@ the read model's FromRecord, the arguments of a page, and the loader helpers."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from operator import itemgetter
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Self, TypeVar
 
 import strawberry
@@ -52,14 +51,13 @@ Values = Mapping[str, Callable[[Record], Any]]
 
 
 class FromRecord:
-    """A type built from a record of the read model (db/reads.py), by both executors.
-
-    `VALUES` maps each stored field (by its Python name) to its value in a record: the one place
-    where columns become GraphQL fields. graphql-core reads a field as an attribute, computed
-    the first time it is read, so a query pays only for the fields it asks for;
-    the planner reads the same columns in SQL (budgetline/planner.py). tests/test_read_model.py holds
-    VALUES to the type's stored fields (none of which may have a default: a class attribute
-    would be read instead)."""
+    """A type built from a record of the general executor (db/reads.py: a row of a read-model
+    view). A stored field is the record's column of its Python name (the snake_case of its
+    GraphQL name, as the planner reads it: db/readmodel.column); `VALUES` maps the few that are
+    not (a global ID, a column of another name) to their value in a record. graphql-core reads a
+    field as an attribute, computed the first time it is read. tests/test_read_model.py holds
+    every stored field to a column of its type's view or an entry of VALUES (none may have a
+    default: a class attribute would be read instead)."""
 
     VALUES: ClassVar[Values] = {}
 
@@ -72,17 +70,18 @@ class FromRecord:
     if not TYPE_CHECKING:  # mypy still checks every attribute these types are asked for
 
         def __getattr__(self, name: str) -> Any:
-            value_of = type(self).VALUES.get(name)
             record = self.__dict__.get("record")
-            if value_of is None or record is None:
+            if record is None:
                 raise AttributeError(name)
-            value = self.__dict__[name] = value_of(record)
+            value_of = type(self).VALUES.get(name)
+            if value_of is not None:
+                value = value_of(record)
+            elif name in record:
+                value = record[name]
+            else:
+                raise AttributeError(name)
+            self.__dict__[name] = value
             return value
-
-
-def columns(*names: str) -> dict[str, Callable[[Record], Any]]:
-    """VALUES entries of fields that are a record's column of the same name, as they are."""
-    return {name: itemgetter(name) for name in names}
 
 
 def id_of(type_name: str) -> Callable[[Record], strawberry.ID]:

@@ -249,6 +249,7 @@ async def close_app(application: Any) -> None:
     """What the app's lifespan ends (httpx's ASGI transport runs no lifespan): its listening
     connection and its pools."""
     await application.state.hub.stop()
+    await application.state.reads.close()
     await application.state.engine.dispose()
     await application.state.guard_engine.dispose()
 
@@ -289,15 +290,27 @@ class StatementCounter:
             await asyncio.sleep(0)
 
 
-@pytest.fixture
-def sql_counter(app: Any) -> Iterator[StatementCounter]:
-    counter = StatementCounter()
+def watch(app: Any, counter: StatementCounter) -> None:
+    """Count every statement of `app`: its engine's and its read pool's (planned queries)."""
     engine = app.state.engine.sync_engine
     event.listen(engine, "before_cursor_execute", counter)
     event.listen(engine, "checkout", counter.attach)
-    yield counter
+    app.state.reads.query_loggers.append(counter.driver_query)
+
+
+def unwatch(app: Any, counter: StatementCounter) -> None:
+    engine = app.state.engine.sync_engine
     event.remove(engine, "before_cursor_execute", counter)
     event.remove(engine, "checkout", counter.attach)
+    app.state.reads.query_loggers.remove(counter.driver_query)
+
+
+@pytest.fixture
+def sql_counter(app: Any) -> Iterator[StatementCounter]:
+    counter = StatementCounter()
+    watch(app, counter)
+    yield counter
+    unwatch(app, counter)
 
 
 @pytest.fixture

@@ -29,5 +29,5 @@ async def test_the_floor_answers_w1_and_w2_as_the_api_does(api: Api, db: asyncpg
     manager = Principal(0, "manager", "CAMPAIGN_MANAGER", account)
     for query in (BUDGETLINE_W1, BUDGETLINE_W2):
         expected = await api.gql(query, {"id": world.account}, world.manager)
-        assert orjson.loads(await floor.answer(db, query, manager, account)) == expected, query
+        assert orjson.loads(await floor.answer(db, query, manager, {"id": world.account})) == expected, query
     assert len(expected["account"]["campaigns"]["edges"]) == 3

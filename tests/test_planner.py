@@ -15,10 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
 
 from tests import pooler
-from tests.conftest import StatementCounter
+from tests.conftest import StatementCounter, unwatch, watch
 from tests.helpers import TODAY, Api
 
 SOURCE_FIELDS = """__typename id orderNumber purchaseOrderNumber displayName amount currency allocatedAmount
@@ -284,9 +283,9 @@ async def test_a_hand_over_costs_no_statement_of_its_own(clients: Any) -> None:
     counts = {}
     for label, client in (("planned", planned), ("general", general)):
         counter = StatementCounter()
-        engine = client._transport.app.state.engine.sync_engine  # type: ignore[attr-defined]
-        event.listen(engine, "before_cursor_execute", counter)
-        event.listen(engine, "checkout", counter.attach)
+        app = client._transport.app  # type: ignore[attr-defined]
+        watch(app, counter)
+        await app.state.hub.ready()  # both know the key from now on: no lookup in either count
         await client.post("/graphql", json=body, headers=headers)  # the driver's one-time type introspection
         await counter.settle()
         counter.reset()
@@ -294,8 +293,7 @@ async def test_a_hand_over_costs_no_statement_of_its_own(clients: Any) -> None:
         response = await client.post("/graphql", json=body, headers=headers)
         await counter.settle()
         counts[label] = len(pooler.own_statements(counter.statements))
-        event.remove(engine, "before_cursor_execute", counter)
-        event.remove(engine, "checkout", counter.attach)
+        unwatch(app, counter)
         assert response.json()["errors"][0]["path"] == ["a", "campaigns"]
         if client is planned:
             assert _paths(planned)["handover"] == before["handover"] + 1
