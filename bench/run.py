@@ -146,7 +146,7 @@ def budgetline_server(url: str, processes: int) -> Server:
 
 
 def general_server(url: str, processes: int) -> Server:
-    """Budgetline with its compiled plans off: graphql-core executes every request."""
+    """Budgetline with its planner off: graphql-core executes every request."""
     server = budgetline_server(url, processes)
     server.kind = "Budgetline, graphql-core"
     server.env["BUDGETLINE_PLANNER"] = "false"
@@ -313,6 +313,14 @@ class StatementLog:
         await asyncio.sleep(0.3)
 
     async def per_request(self, url: str, key: str, body: str, requests: int = 20) -> float:
+        """Statements per request in the steady state: after a few requests (the key read, the
+        process listening for revocations), `requests` more, counted."""
+        async with httpx.AsyncClient(timeout=30) as client:
+            for _ in range(3):
+                await client.post(
+                    url, content=body, headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+                )
+                await asyncio.sleep(0.2)
         await self._set("0")
         start = self.log.stat().st_size
         try:
@@ -399,7 +407,7 @@ class Bench:
         }
         for run in range(self.args.runs):
             for processes in self.args.processes:
-                # The general path at one process: what the compiled plans are worth.
+                # The general path at one process: what the planner is worth.
                 extra = ["Budgetline, graphql-core"] if processes == min(self.args.processes) else []
                 kinds = [peers[0], *extra, *peers[1:]]
                 for kind in kinds if run % 2 == 0 else reversed(kinds):  # this machine drifts: alternate
@@ -571,34 +579,94 @@ COMMIT;
         match = re.search(r"tps = ([\d.]+)", out)
         return float(match.group(1)) if match else None
 
-    async def growth(self) -> list[tuple[int, str, float, float]]:
-        """W1 and W2 latency at one client as the data grows."""
+    async def growth(self) -> list[tuple[int, str, float, float, float]]:
+        """W1, W2 and W4 at one client as the data grows: latency, and statements per request
+        (PostgreSQL's own log: one each, whatever the size)."""
         rows = []
+        counter = StatementLog(Path(self.pg.pgdata), self.server_url)
         for size in self.args.growth:
             url, info = await self.fresh_database(size)
             account_gid = ids.encode("Account", info["account"])
             viewer = await create_api_key(url, name="bench viewer", role="VIEWER", account_id=account_gid)
+            conn = await asyncpg.connect(plain(url))
+            try:
+                campaign = await conn.fetchval(
+                    "SELECT max(id) FROM campaigns WHERE account_id = $1 AND status = 'PUBLISHED'", info["account"]
+                )
+            finally:
+                await conn.close()
             server = budgetline_server(url, 1)
             server.start()
             try:
-                variables = {"id": account_gid}
-                for workload, query in (("W1", BUDGETLINE_W1), ("W2", BUDGETLINE_W2)):
+                for workload, query, variables in (
+                    ("W1", BUDGETLINE_W1, {"id": account_gid}),
+                    ("W2", BUDGETLINE_W2, {"id": account_gid}),
+                    ("W4", BUDGETLINE_W4, {"id": ids.encode("Campaign", campaign)}),
+                ):
                     body = json.dumps({"query": query, "variables": variables})
                     await check_same_data(server.url, viewer, body)
+                    statements = await counter.per_request(server.url, viewer, body)
                     wrk(server.url, viewer, body, 1, self.args.warmup, server)
                     _, p50, p99, _, _ = wrk(server.url, viewer, body, 1, self.args.duration, server)
-                    rows.append((size, workload, p50, p99))
-                    print(f"growth {size:>7} {workload} p50 {p50:.2f} ms p99 {p99:.2f} ms", flush=True)
+                    rows.append((size, workload, p50, p99, statements))
+                    print(
+                        f"growth {size:>7} {workload} p50 {p50:.2f} ms p99 {p99:.2f} ms sql/req {statements:.2f}",
+                        flush=True,
+                    )
             finally:
                 server.stop()
         return rows
+
+    def pgbench_statement(self, url: str, info: dict[str, int], query: str) -> float | None:
+        """pgbench running a planned query's one statement (its parameters as literals, prepared),
+        16 clients: what PostgreSQL itself does with it on this machine."""
+        if shutil.which("pgbench") is None:
+            return None
+        from graphql import parse
+
+        from budgetline.planner import plan_document
+        from resolvers.context import Principal
+        from schema import graphql_schema, schema
+
+        graphql = graphql_schema(schema)
+        plan = plan_document(graphql, parse(query), None)
+        viewer = Principal(0, "bench", "VIEWER", info["account"])
+        values = plan.bind(graphql, viewer, {"id": ids.encode("Account", info["account"])})
+
+        def literal(value: Any) -> str:
+            if value is None:
+                return "NULL"
+            if isinstance(value, bool):
+                return "true" if value else "false"
+            if isinstance(value, int):
+                return str(value)
+            return "'" + str(value).replace("'", "''") + "'"
+
+        sql = re.sub(r"\$(\d+)", lambda m: literal(values[int(m.group(1)) - 1]), plan.sql)
+        script = Path(tempfile.mkstemp(suffix=".sql")[1])
+        script.write_text(sql + ";\n")
+        socket_dir = re.search(r"host=([^&]+)", url)
+        host = socket_dir.group(1) if socket_dir else "127.0.0.1"
+        seconds = str(self.args.pgbench_seconds)
+        command = ["pgbench", "-n", "-M", "prepared", "-h", host, "-U", "postgres", "-c", "16", "-j", "2"]
+        out = subprocess.run(
+            [*command, "-T", seconds, "-f", str(script), "bench"], capture_output=True, text=True, check=True
+        ).stdout
+        script.unlink()
+        match = re.search(r"tps = ([\d.]+)", out)
+        return float(match.group(1)) if match else None
 
 
 def ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}x" if a and b else "n/a"
 
 
-def report(bench: Bench, storm: dict[str, Any] | None, growth: list[tuple[int, str, float, float]]) -> str:
+def report(
+    bench: Bench,
+    storm: dict[str, Any] | None,
+    growth: list[tuple[int, str, float, float, float]],
+    w1_pgbench: float | None,
+) -> str:
     args = bench.args
     lines = [
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
@@ -645,9 +713,18 @@ def report(bench: Bench, storm: dict[str, Any] | None, growth: list[tuple[int, s
             f"ledger reconciles: {storm['ledger_ok']}; pgbench, same SQL, 64 clients: "
             f"{storm['pgbench_tps'] or 0:.0f} tx/s; ratio {ratio(storm['tps'], storm['pgbench_tps'])}.",
         ]
+    if w1_pgbench:
+        best = max(
+            (rps for (server, _, w, _), rps in median_rps.items() if server == "Budgetline" and w == "W1"), default=0
+        )
+        lines += [
+            "",
+            f"W1's one statement under pgbench (prepared, 16 clients): {w1_pgbench:.0f} tx/s; Budgetline's best W1 "
+            f"above, {best:.0f} req/s: {ratio(best, w1_pgbench)}.",
+        ]
     if growth:
-        lines += ["", "| campaigns | workload | p50 ms | p99 ms |", "| --- | --- | --- | --- |"]
-        lines += [f"| {size} | {w} | {p50:.2f} | {p99:.2f} |" for size, w, p50, p99 in growth]
+        lines += ["", "| campaigns | workload | p50 ms | p99 ms | SQL/req |", "| --- | --- | --- | --- | --- |"]
+        lines += [f"| {size} | {w} | {p50:.2f} | {p99:.2f} | {sql:.2f} |" for size, w, p50, p99, sql in growth]
     lines += ["", *[f"- {note}" for note in bench.notes]]
     return "\n".join(lines)
 
@@ -655,9 +732,10 @@ def report(bench: Bench, storm: dict[str, Any] | None, growth: list[tuple[int, s
 async def run(bench: Bench) -> str:
     url, info = await bench.fresh_database(bench.args.campaigns)
     await bench.workloads(url, info)
+    w1_pgbench = bench.pgbench_statement(url, info, BUDGETLINE_W1)
     storm = await bench.publish_storm(url, info) if bench.args.storm else None
     growth = await bench.growth() if bench.args.growth else []
-    return report(bench, storm, growth)
+    return report(bench, storm, growth, w1_pgbench)
 
 
 def main() -> int:
