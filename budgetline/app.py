@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import gc
 import hmac
+import json
 import logging
+import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from graphql import introspection_from_schema
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -44,7 +47,7 @@ from budgetline.errors import (
 )
 from budgetline.events import TRY_AGAIN_LATER, Hub
 from budgetline.exports import LedgerExport
-from budgetline.graphiql import ASSETS_DIR, ASSETS_PATH, self_hosted
+from budgetline.graphiql import ASSETS_DIR, ASSETS_PATH, DemoKey, page
 from budgetline.limits import BodyLimit, Documents, PayloadTooLarge, schema_extensions
 from budgetline.observability import Metrics, OperationName
 from budgetline.payloads import Payloads
@@ -103,6 +106,7 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         hub: Hub,
         reads: ReadPool,
         tracer_provider: TracerProvider | None = None,
+        demo_keys: Sequence[DemoKey] = (),
     ) -> None:
         # One parse and validation cache for both paths, bounded in bytes (budgetline/limits.py).
         self.documents = Documents(settings)
@@ -140,7 +144,8 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         self.guard_engine = guard_engine
         self.metrics = metrics
         self.persisted = PersistedQueries(max_bytes=settings.cache_max_bytes)
-        self.graphiql_html = self_hosted(self.graphql_ide_html)
+        introspection = introspection_from_schema(self.documents.schema) if settings.introspection else None
+        self.graphiql_html = page(self.graphql_ide_html, introspection=introspection, demo_keys=demo_keys)
 
     async def get_context(self, request: Any, response: Any = None) -> Any:
         """A WebSocket's: filled in by connection_init (HTTP requests get theirs in _execute)."""
@@ -539,6 +544,7 @@ def create_app(
     settings: Settings,
     on_shutdown: list[Callable[[], Any]] | None = None,
     tracer_provider: TracerProvider | None = None,
+    demo_keys: Sequence[DemoKey] = (),
 ) -> Starlette:
     """The app; traced when `tracer_provider` is given or OTEL_EXPORTER_OTLP_ENDPOINT is set."""
     tracer_provider = tracer_provider or tracing.provider_from_env()
@@ -570,7 +576,7 @@ def create_app(
         statement_timeout_ms=settings.statement_timeout_ms,
         pooler=settings.pooled,
     )
-    graphql_app = BudgetlineGraphQL(engine, guard_engine, settings, metrics, hub, reads, tracer_provider)
+    graphql_app = BudgetlineGraphQL(engine, guard_engine, settings, metrics, hub, reads, tracer_provider, demo_keys)
 
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -667,4 +673,11 @@ def app_from_env() -> Starlette:
     configure_logging(settings.log_level, settings.log_format)
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL must be set for worker processes")
-    return create_app(settings.database_url, settings)
+    # `serve --demo` with several workers: the keys it loaded, for the GraphiQL page.
+    shown = os.environ.get(DEMO_KEYS_ENV)
+    demo_keys = [DemoKey(**k) for k in json.loads(shown)] if shown else []
+    return create_app(settings.database_url, settings, demo_keys=demo_keys)
+
+
+# What `serve --demo` hands its worker processes: the demo keys, as JSON (see app_from_env).
+DEMO_KEYS_ENV = "BUDGETLINE_SERVE_DEMO_KEYS"

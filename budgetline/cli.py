@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import importlib.metadata
+import json
 import logging
 import os
 import socket
@@ -121,8 +123,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         "ws": "websockets-sansio",
         "ws_max_size": settings.max_body_bytes,
     }
+    demo_keys = loaded.graphiql_keys() if loaded is not None else []
     if args.workers == 1:
-        app = create_app(url, settings, on_shutdown=[stop] if stop else [])
+        app = create_app(url, settings, on_shutdown=[stop] if stop else [], demo_keys=demo_keys)
         # uvicorn shuts down gracefully on Ctrl-C, then raises it again: that is a clean exit here.
         with contextlib.suppress(KeyboardInterrupt):
             uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])
@@ -132,6 +135,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     # Worker processes build their own app from the environment; this process owns the
     # embedded PostgreSQL (if any) and stops it after the workers have exited.
     os.environ["DATABASE_URL"] = url
+    if demo_keys:
+        from budgetline.app import DEMO_KEYS_ENV
+
+        os.environ[DEMO_KEYS_ENV] = json.dumps([dataclasses.asdict(k) for k in demo_keys])
     config = uvicorn.Config("budgetline.app:app_from_env", factory=True, workers=args.workers, **options)
     try:
         with contextlib.suppress(KeyboardInterrupt):
@@ -143,16 +150,47 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_create_api_key(settings: Settings, args: argparse.Namespace) -> int:
-    from budgetline.keys import create_api_key
+    from budgetline.keys import issue_api_key
 
     try:
         with migrated_database(settings) as url:
-            secret = asyncio.run(create_api_key(url, name=args.name, role=args.role, account_id=args.account))
+            key_id, secret = asyncio.run(issue_api_key(url, name=args.name, role=args.role, account_id=args.account))
     except ValueError as exc:
         # The resolvers name the GraphQL field (accountId); here it is the --account flag.
         raise CommandError(str(exc).replace("accountId", "--account")) from None
-    print(f"created {args.role} key {args.name!r}; its secret (shown only now):")
+    print(
+        f"created {args.role} key {args.name!r} with ID {key_id} (revoke it with: budgetline revoke-api-key {key_id})"
+    )
+    print("its secret, shown only now:")
     print(secret)
+    return 0
+
+
+def cmd_list_api_keys(settings: Settings, _: argparse.Namespace) -> int:
+    from budgetline.keys import list_api_keys
+
+    with migrated_database(settings, upgrade=False) as url:
+        keys = asyncio.run(list_api_keys(url))
+    rows = [("ID", "NAME", "ROLE", "ACCOUNT", "CREATED", "REVOKED")]
+    for key in keys:
+        revoked = key.revoked_at.strftime("%Y-%m-%d %H:%M UTC") if key.revoked_at else "-"
+        created = key.created_at.strftime("%Y-%m-%d %H:%M UTC")
+        rows.append((key.id, key.name, key.role, key.account, created, revoked))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def cmd_revoke_api_key(settings: Settings, args: argparse.Namespace) -> int:
+    from budgetline.keys import revoke_api_key
+
+    try:
+        with migrated_database(settings, upgrade=False) as url:
+            revoked_at = asyncio.run(revoke_api_key(url, args.key_id))
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"key {args.key_id} is revoked since {revoked_at:%Y-%m-%d %H:%M:%S} UTC: every server refuses it now")
     return 0
 
 
@@ -260,6 +298,24 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     )
     key.set_defaults(handler=cmd_create_api_key)
 
+    listing = sub.add_parser(
+        "list-api-keys",
+        help="list the API keys: ID, name, role, account, created, revoked (never a secret)",
+        description="List every API key, oldest first: its ID (for revoke-api-key), name, role, account, "
+        "when it was created and revoked. Secrets are never stored, only their SHA-256.",
+    )
+    listing.set_defaults(handler=cmd_list_api_keys)
+
+    revoke = sub.add_parser(
+        "revoke-api-key",
+        help="revoke an API key by its ID (every server refuses it at once)",
+        description="Revoke an API key by its ID (from list-api-keys or create-api-key's output): every server "
+        "process refuses it from then on and closes its subscriptions. Revoking it again changes nothing. To "
+        "rotate a key: create the new one, move its holder to it, then revoke the old one.",
+    )
+    revoke.add_argument("key_id", metavar="ID", help="the key's ID, e.g. QXBpS2V5Ojg")
+    revoke.set_defaults(handler=cmd_revoke_api_key)
+
     demo = sub.add_parser(
         "demo",
         help="load the demo data (once) and print its accounts and keys",
@@ -307,9 +363,20 @@ def quiet_third_parties() -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> Any:
+    """The arguments; an unknown flag of a command is reported with that command's own usage."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        commands.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
-    args: Any = build_parser(settings).parse_args(argv)
+    parser = build_parser(settings)
+    parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
+    args: Any = parse(parser, argv)
     # A server logs what it does; a one-off command prints its result and logs only problems.
     level = settings.log_level if args.command == "serve" or settings.log_level == "DEBUG" else "WARNING"
     configure_logging(level, settings.log_format)
@@ -319,6 +386,56 @@ def main(argv: list[str] | None = None) -> int:
     except CommandError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        problem = database_problem(exc, settings)
+        if problem is None or args.debug:
+            raise
+        print(f"error: {problem}", file=sys.stderr)
+        print("(run with --debug for the details)", file=sys.stderr)
+        return 1
+
+
+def database_problem(exc: BaseException, settings: Settings) -> str | None:
+    """A failure to reach or use the database, said in a line naming where and what to check;
+    None for anything else (a bug: its traceback is shown)."""
+    import asyncpg
+    from sqlalchemy.exc import SQLAlchemyError
+
+    where = describe_database(settings)
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and cause not in chain and len(chain) < 10:
+        chain.append(cause)
+        cause = getattr(cause, "orig", None) or cause.__cause__ or cause.__context__
+    for found in chain:
+        if isinstance(found, asyncpg.InvalidCatalogNameError):
+            return f"the database {where} does not exist: create it (createdb), or fix DATABASE_URL"
+        if isinstance(found, (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidPasswordError)):
+            return f"PostgreSQL at {where} refused the login ({found}): check the user and password in DATABASE_URL"
+        if isinstance(found, (ConnectionRefusedError, TimeoutError, asyncpg.CannotConnectNowError)) or (
+            isinstance(found, OSError) and not isinstance(found, FileNotFoundError)
+        ):
+            reason = str(found) or type(found).__name__
+            return f"cannot reach PostgreSQL at {where} ({reason}): is it running, and are the host and port right?"
+        if isinstance(found, ValueError) and "DATABASE_URL" in str(found):
+            return str(found)
+    for found in chain:
+        if isinstance(found, (asyncpg.PostgresError, SQLAlchemyError)):
+            first = str(found).splitlines()[0] if str(found) else type(found).__name__
+            return f"PostgreSQL at {where} refused the command: {first}"
+    return None
+
+
+def describe_database(settings: Settings) -> str:
+    """host:port/database of DATABASE_URL (never its password), or the embedded server's place."""
+    from urllib.parse import urlsplit
+
+    if not settings.database_url:
+        return f"(embedded, in {settings.data_dir})"
+    parts = urlsplit(settings.database_url)
+    database = parts.path.lstrip("/") or "postgres"
+    hosts = parts.netloc.rpartition("@")[2] or "localhost"  # several hosts: as written (no password)
+    return f"{hosts}/{database}" if ":" in hosts or "," in hosts else f"{hosts}:5432/{database}"
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from sqlalchemy import select
 
+from budgetline.graphiql import DemoKey
 from budgetline.settings import Settings
 from db.models import AccountRow, ApiKeyRow, AudienceRow
 from db.session import create_engine, session_factory
@@ -62,6 +63,10 @@ class Demo:
 
     accounts: list[DemoAccount]
     keys: list[dict[str, str]]
+
+    def graphiql_keys(self) -> list[DemoKey]:
+        """The keys as the GraphiQL page offers them (one link each)."""
+        return [DemoKey(k["role"], k["account"], k.get("accountId"), k["secret"]) for k in self.keys]
 
 
 async def load(url: str, settings: Settings) -> Demo:

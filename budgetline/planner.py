@@ -344,6 +344,11 @@ class _Writer:
             return self.row_object(
                 account, f"{r}.id = {pk} AND {self.visible(readmodel.NODES['Account'], r)}", r, nodes
             )
+        link = readmodel.LINKS.get(("Query", name))
+        if link is not None:
+            query = self.schema.query_type
+            assert query is not None
+            return self.link(query, "", definition, nodes, link)
         if name == "node":
             kinds = tuple(readmodel.NODES)
             decoded: Binder = lambda b: _pk(b.args(definition, nodes[0])["id"], kinds)  # noqa: E731
@@ -378,6 +383,8 @@ class _Writer:
     ) -> str:
         target = get_named_type(definition.type)
         names = {"p": p, "kind": parent.name}
+        if "{team}" in repr(link):  # the key's own values, bound only where a link asks for them
+            names["team"] = self.principal("team")
         if isinstance(link, One):
             assert isinstance(target, GraphQLObjectType)
             r = self.alias()

@@ -17,7 +17,7 @@ from db.reads import Record
 LEDGER = """
 SELECT 'allocation' AS kind, a.id, a.created_at AS at, a.campaign_id, c.name AS campaign_name,
        a.order_id, a.purchase_order_id, p.po_number, o.order_number, a.reason, a.delta,
-       NULL::date AS spend_date, NULL::numeric AS amount, a.actor
+       NULL::date AS spend_date, NULL::numeric AS amount, a.actor, o.currency
   FROM allocations a
   JOIN campaigns c ON c.id = a.campaign_id
   JOIN orders o ON o.id = a.order_id
@@ -27,7 +27,7 @@ SELECT 'allocation' AS kind, a.id, a.created_at AS at, a.campaign_id, c.name AS 
 UNION ALL
 SELECT 'spend', s.id, s.created_at, s.campaign_id, c.name,
        c.order_id, c.purchase_order_id, p.po_number, o.order_number, NULL, NULL,
-       s.day, s.amount, s.reported_by
+       s.day, s.amount, s.reported_by, o.currency
   FROM spend_reports s
   JOIN campaigns c ON c.id = s.campaign_id
   JOIN orders o ON o.id = c.order_id

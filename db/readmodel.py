@@ -201,6 +201,8 @@ def _source_links(kind: str) -> dict[tuple[str, str], Link]:
 
 
 LINKS: dict[tuple[str, str], Link] = {
+    # R8 for keys: the account team's ({team}: whether the request's key is), nobody else's.
+    ("Query", "apiKeys"): Page("ApiKey", "{team}", 50),
     ("Account", "budgetSources"): Many(
         "BudgetSource", "true", "{r}.id", source="account_budget_sources({p}.id, {includeInactive})"
     ),

@@ -12,11 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import reads
 from db.models import AccountRow, ApiKeyRow
+from db.reads import Record
 from db.session import driver_of, guarded
 from resolvers import ids, validation
 from resolvers.access import get_account_for_write, require_account_team
 from resolvers.context import ACCOUNTLESS_ROLES, ROLES, Context, Principal
 from resolvers.errors import InvalidInput, NotFound
+from resolvers.pagination import Page, check_first, paginate
 
 SECRET_PREFIX = "bl_"
 
@@ -64,13 +66,18 @@ async def insert_key(session: AsyncSession, *, name: str, role: str, account_id:
     return IssuedKey(row=row, secret=secret)
 
 
+def _article(role: str) -> str:
+    """ "an ACCOUNT_TEAM key", "a VIEWER key"."""
+    return "an" if role[:1] in "AEIOU" else "a"
+
+
 def check_role(role: str, has_account: bool) -> None:
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}", "role")
     if role in ACCOUNTLESS_ROLES and has_account:
-        raise InvalidInput(f"a {role} key belongs to no account: leave accountId out", "accountId")
+        raise InvalidInput(f"{_article(role)} {role} key belongs to no account: leave accountId out", "accountId")
     if role not in ACCOUNTLESS_ROLES and not has_account:
-        raise InvalidInput(f"a {role} key needs the accountId it belongs to", "accountId")
+        raise InvalidInput(f"{_article(role)} {role} key needs the accountId it belongs to", "accountId")
 
 
 async def issue(ctx: Context, *, name: str, role: str, account_id: str | None) -> IssuedKey:
@@ -106,10 +113,22 @@ async def revoke(ctx: Context, *, api_key_id: str) -> ApiKeyRow:
     return revoked
 
 
-async def get_api_key(session: AsyncSession, api_key_id: str) -> ApiKeyRow:
+async def page(ctx: Context, first: int, after: str | None) -> Page[Record]:
+    """Query.apiKeys: every key, newest first, for the account team; no key sees any other's."""
+    if not ctx.principal.is_account_team:
+        check_first(first)
+        return Page(items=[], cursors=[], has_next_page=False, count=_none)
+    return await paginate(ctx.read, ApiKeyRow, {}, first, after)
+
+
+async def _none() -> int:
+    return 0
+
+
+async def get_api_key(session: AsyncSession, api_key_id: str, field: str = "apiKeyId") -> ApiKeyRow:
     """Keys belong to the account team's business only: the caller has checked the role."""
-    _, pk = ids.expect(api_key_id, "apiKeyId", "ApiKey")
+    _, pk = ids.expect(api_key_id, field, "ApiKey")
     row = await session.get(ApiKeyRow, pk)
     if row is None:
-        raise NotFound("no API key with this apiKeyId", "apiKeyId")
+        raise NotFound(f"no API key with this {field}", field)
     return row

@@ -29,6 +29,7 @@ HEADER = (
     "spend_date",
     "amount",
     "actor",
+    "currency",  # appended after API.md section 8's columns: theirs stay, in order
 )
 BATCH = 1000
 
@@ -102,6 +103,7 @@ def row(entry: Record) -> tuple[str, ...]:
         "" if allocation else entry["spend_date"].isoformat(),
         "" if allocation else f"{entry['amount']:.2f}",
         entry["actor"],
+        entry["currency"],
     )
 
 

@@ -109,11 +109,11 @@ def check_reportable(row: CampaignRow, day: date) -> None:
     last = min(row.end_date, today(), row.ended_at.date() if row.ended_at else row.end_date)
     if not row.start_date <= day <= last:
         why = "its schedule" if day < row.start_date or day > row.end_date else "today (UTC) or the day it ended"
-        raise BudgetSourceProblem(
-            f"date {day} is outside {why}: spend can be reported for {row.start_date}..{last}",
-            "date",
-            code="SCHEDULE_OUTSIDE_TERM",
-        )
+        if last < row.start_date:  # nothing is reportable yet: say when it will be
+            when = f"no spend can be reported before {row.start_date}, the campaign's first day"
+        else:
+            when = f"spend can be reported for {row.start_date}..{last}"
+        raise BudgetSourceProblem(f"date {day} is outside {why}: {when}", "date", code="SCHEDULE_OUTSIDE_TERM")
 
 
 async def check_schedule_keeps_spend(

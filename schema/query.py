@@ -7,7 +7,7 @@ import strawberry
 
 from db.readmodel import NODES
 from db.reads import Record
-from resolvers import accounts, ids, nodes
+from resolvers import accounts, api_keys, ids, nodes
 from schema.accounts import Account, Viewer
 from schema.activity import ActivityEntry
 from schema.alerts import BudgetAlert
@@ -16,7 +16,7 @@ from schema.audiences import Audience
 from schema.budget_sources import Order, PurchaseOrder
 from schema.campaigns import Allocation, Campaign, SpendRecord
 from schema.change_requests import BudgetChangeRequest
-from schema.common import Info, Node
+from schema.common import After, Connection, Info, Node, PageSize, page_size
 from schema.enums import Role
 
 # Each kind of node of the registry (db/readmodel.NODES), as its type: named alike.
@@ -72,3 +72,11 @@ class Query:
     @strawberry.field(description="Accounts you can see: your own, or all of them for ACCOUNT_TEAM and DELIVERY keys.")
     async def accounts(self, info: Info) -> list[Account]:
         return [Account.from_record(r) for r in await accounts.list_all(info.context)]
+
+    @strawberry.field(
+        description="Every API key (never a secret), newest first, for the account team; other keys see an empty "
+        "list. revokeApiKey revokes one; budgetline list-api-keys lists them on the server."
+    )
+    async def api_keys(self, info: Info, first: PageSize = 50, after: After = None) -> Connection[ApiKey]:
+        page = await api_keys.page(info.context, page_size(first, 50), after)
+        return Connection.of(page, ApiKey.from_record)

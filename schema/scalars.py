@@ -27,9 +27,7 @@ def parse_money(value: Any) -> Decimal:
     text = str(value).strip() if isinstance(value, str) else str(value)
     match = _AMOUNT.match(text)
     if match is None:
-        raise ValueError(
-            f'{text[:40]!r} is not an amount: use digits with at most two fraction digits, e.g. "12500.00"'
-        )
+        raise ValueError(f'{text[:40]} is not an amount: use digits with at most two fraction digits, e.g. "12500.00"')
     if len(match.group(1).lstrip("0")) > MAX_INTEGER_DIGITS:
         raise ValueError(f"an amount has at most {MAX_INTEGER_DIGITS} integer digits")
     return Decimal(text).quantize(CENT)
@@ -58,11 +56,11 @@ DECIMAL = strawberry.scalar(
 
 def parse_date(value: Any) -> date:
     if not isinstance(value, str) or not _DATE.match(value):
-        raise ValueError(f'{str(value)[:40]!r} is not a date: use YYYY-MM-DD, e.g. "2026-12-31"')
+        raise ValueError(f'{str(value)[:40]} is not a date: use YYYY-MM-DD, e.g. "2026-12-31"')
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"{value!r} is not a date of the calendar") from None
+        raise ValueError(f"{value} is not a date of the calendar") from None
 
 
 def parse_date_literal(node: ValueNode, _variables: Any = None) -> date:

@@ -127,3 +127,30 @@ async def test_graphiql_runs_a_subscription_in_chromium(api: Api, live_servers: 
     shown = await running
     assert shown["data"]["campaignUpdated"]["status"] == "DRAFT"
     assert shown["data"]["campaignUpdated"]["name"].startswith("live ")
+
+
+@pytest.mark.slow
+async def test_plain_graphql_in_chromium_shows_no_error_and_says_how_to_get_a_key(live_servers: Any) -> None:
+    """A newcomer opens plain /graphql: no red "Error fetching schema", no UNAUTHENTICATED, and a
+    visible note on getting a key (GraphiQL asks the server nothing before a key is given)."""
+    if not HAVE_CHROMIUM:
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (or set CHROMIUM) to run the browser test")
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are needed to drive Chromium (playwright-core)")
+    await asyncio.to_thread(install_playwright_core)
+    [server] = live_servers(1)
+    script = NODE_DIR / "graphiql_landing.mjs"
+    shutil.copy(ROOT / "tests" / "graphiql_landing.mjs", script)
+    done = await asyncio.to_thread(
+        subprocess.run,
+        ["node", str(script), server.url + "/graphql"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "CHROMIUM": CHROMIUM},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    shown = json.loads(done.stdout)
+    assert shown["noteVisible"] and "budgetline create-api-key" in shown["note"]
+    assert "Error fetching schema" not in shown["body"] and "UNAUTHENTICATED" not in shown["body"]
+    assert shown["posts"] == []  # no introspection request without a key

@@ -32,6 +32,7 @@ HEADER = [
     "spend_date",
     "amount",
     "actor",
+    "currency",
 ]
 LEDGER = """query($id: ID!) { node(id: $id) { ... on BudgetSource {
   allocations(first: 100) { edges { node { id delta reason actor at campaign { id name } } } } } } }"""
