@@ -55,6 +55,10 @@ async def graphql(request: Request) -> Response:
     return Response(b'{"data":' + data + b"}", media_type="application/json")
 
 
+async def _nothing_to_reset(_conn: asyncpg.Connection) -> None:
+    """The floor leaves no session state on a connection."""
+
+
 @asynccontextmanager
 async def lifespan(_: Starlette) -> Any:
     global pool
@@ -63,6 +67,7 @@ async def lifespan(_: Starlette) -> Any:
         min_size=2,
         max_size=10,
         server_settings={"timezone": "UTC", "plan_cache_mode": "force_generic_plan"},
+        reset=_nothing_to_reset,  # as Budgetline's read pool: no statement when a connection goes back
     )
     yield
     await pool.close()
