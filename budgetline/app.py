@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from graphql import introspection_from_schema
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import introspection_from_schema
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -120,8 +120,10 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
             allowed_origins=settings.cors_origin_list,
         )
         self.hub = hub
-        # Principals by key hash: no statement to authenticate in the steady state.
-        self.keys = KeyCache(hub.listening)
+        # Principals by key hash: no statement to authenticate in the steady state. Only with a
+        # connection that hears revocations: LISTEN does not pass a transaction pooler.
+        can_listen = not settings.pooled or settings.database_direct_url is not None
+        self.keys = KeyCache(hub.fresh if can_listen else lambda: False)
         hub.on_revoked.append(self.keys.revoked)
         hub.on_connected.append(self.keys.clear)
         self.open_sockets = 0
@@ -364,6 +366,8 @@ class BudgetlineGraphQL(GraphQL[Context, None]):
         query, variables, operation = data.get("query"), data.get("variables"), data.get("operationName")
         if not isinstance(query, str) or not (operation is None or isinstance(operation, str)):
             return None
+        if not (variables is None or isinstance(variables, dict)):
+            return None  # the view says what is wrong with them
         return query, variables, operation
 
     async def _answer_planned(self, request: Request) -> Response | None:

@@ -24,14 +24,16 @@ class KeyCache:
     state costs no statement to authenticate. Safe because revocation is heard at once: the
     api_keys trigger notifies `ApiKey:0:<id>` when a key is revoked, and the process's listening
     connection (budgetline/events.py) drops the key here. The cache answers only while that
-    connection listens (`listening()`), is emptied when it comes back (notices may have been
-    missed while it was gone), and holds an entry `TTL_S` at most."""
+    connection listens and answered lately (`fresh()`: a connection cut without a word is found
+    out within seconds), is emptied when it comes back (notices may have been missed while it was
+    gone), and holds an entry `TTL_S` at most. With no connection that can listen (behind a
+    transaction pooler without BUDGETLINE_DATABASE_DIRECT_URL) it never answers."""
 
-    TTL_S = 60.0
+    TTL_S = 10.0
     MAX_KEYS = 10_000
 
-    def __init__(self, listening: Callable[[], bool]) -> None:
-        self.listening = listening
+    def __init__(self, fresh: Callable[[], bool]) -> None:
+        self.listening = fresh
         self.entries: OrderedDict[bytes, tuple[Principal, float]] = OrderedDict()
         # Bumped by every revocation heard: a lookup that began before one keeps nothing.
         self.generation = 0

@@ -11,7 +11,10 @@ keep up has its socket closed with 1013 ("try again later"): the listener never 
 When the listening connection is lost, the hub reconnects (with backoff) and puts RESYNC in every
 queue: each subscriber then sends the current state of what it watches, so no client stays stale
 on a change it missed. The same connection checks every `KEY_CHECK_SECONDS` that the keys of open
-sockets are still valid (a revocation also notifies at once: `ApiKey:0:<id>`).
+sockets are still valid (a revocation also notifies at once: `ApiKey:0:<id>`), and asks the server
+a `SELECT 1` every `HEARTBEAT_SECONDS`: a connection cut without a word (a partition, a dead
+proxy) is found out within `HEARTBEAT_SECONDS + HEARTBEAT_TIMEOUT_SECONDS`, and until it
+answered lately the hub is not `fresh()` (the key cache, budgetline/auth.py, stops answering).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +37,8 @@ log = logging.getLogger("budgetline.events")
 
 CHANNEL = "budgetline_events"
 KEY_CHECK_SECONDS = 30.0
+HEARTBEAT_SECONDS = 2.0
+HEARTBEAT_TIMEOUT_SECONDS = 2.0
 RECONNECT_FIRST_SECONDS = 0.2
 RECONNECT_MAX_SECONDS = 10.0
 # WebSocket close codes: 1013 "try again later" (RFC 6455), 4403 as graphql-transport-ws uses it.
@@ -121,6 +127,7 @@ class Hub:
         self.on_connected: list[Callable[[], None]] = []
         self.reconnects = 0
         self.server_pid: int | None = None  # the listening connection's backend, while it listens
+        self.alive_at = 0.0  # (monotonic) when the listening connection last answered
         self._delay = RECONNECT_FIRST_SECONDS
         self._task: asyncio.Task[None] | None = None
 
@@ -174,6 +181,12 @@ class Hub:
     def listening(self) -> bool:
         return self.connected.is_set()
 
+    def fresh(self) -> bool:
+        """Listening, on a connection that answered within the last heartbeat: every NOTIFY sent
+        until a moment ago has been heard."""
+        since = time.monotonic() - self.alive_at
+        return self.listening() and since < HEARTBEAT_SECONDS + HEARTBEAT_TIMEOUT_SECONDS
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
@@ -216,6 +229,7 @@ class Hub:
             for callback in self.on_connected:  # what was heard before may have been missed since
                 callback()
             self.server_pid = conn.get_server_pid()
+            self.alive_at = time.monotonic()
             self.connected.set()
             self._delay = RECONNECT_FIRST_SECONDS
             if resync:
@@ -225,11 +239,18 @@ class Hub:
                     for subscription in list(subscriptions):
                         subscription.offer(RESYNC)
                 await self._check_keys(conn)
+            checked_at = time.monotonic()
             while not lost.is_set():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(lost.wait(), KEY_CHECK_SECONDS)
-                if not lost.is_set():
-                    await self._check_keys(conn)  # raises if the connection died without a word
+                    await asyncio.wait_for(lost.wait(), HEARTBEAT_SECONDS)
+                if lost.is_set():
+                    break
+                # Raises (and the hub reconnects) if the connection died without a word.
+                await conn.fetchval("SELECT 1", timeout=HEARTBEAT_TIMEOUT_SECONDS)
+                self.alive_at = time.monotonic()
+                if self.alive_at - checked_at >= KEY_CHECK_SECONDS:
+                    checked_at = self.alive_at
+                    await self._check_keys(conn)
         finally:
             self.connected.clear()
             with contextlib.suppress(Exception):

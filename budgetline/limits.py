@@ -287,6 +287,27 @@ def introspection_rules(settings: Settings) -> list[type[ASTValidationRule]]:
     return [] if settings.introspection else list(DisableIntrospection().validation_rules)
 
 
+# An answer's keys are column names of the statement that writes it (budgetline/planner.py), and
+# PostgreSQL's names are at most 63 bytes: so is an alias (GraphQL names are ASCII).
+MAX_ALIAS_LENGTH = 63
+
+
+class AliasLengthRule(ASTValidationRule):
+    """An alias longer than MAX_ALIAS_LENGTH, refused at validation (every field name of the
+    schema is shorter)."""
+
+    def enter_field(self, node: FieldNode, *_: Any) -> None:
+        alias = node.alias.value if node.alias else ""
+        if len(alias) > MAX_ALIAS_LENGTH:
+            self.report_error(
+                GraphQLError(
+                    f"The alias '{alias[:20]}...' is {len(alias)} characters long; at most {MAX_ALIAS_LENGTH} "
+                    "are accepted.",
+                    node.alias,
+                )
+            )
+
+
 # --- caches bounded in bytes ----------------------------------------------------------------
 
 K = TypeVar("K", bound=Hashable)
@@ -383,7 +404,7 @@ class Documents:
         self.max_tokens = settings.max_tokens
         self.max_chars = settings.max_document_chars
         self.limits = Limits.of(settings)
-        self.rules = tuple(introspection_rules(settings))
+        self.rules: tuple[type[ASTValidationRule], ...] = (AliasLengthRule, *introspection_rules(settings))
         self.parsed: BoundedCache[str, DocumentNode] = BoundedCache(1000, settings.cache_max_bytes)
         # The schema documents are validated against (schema.graphql_schema), set once the app
         # has built it: validation results are cached by document alone.

@@ -9,7 +9,7 @@ the object: its node kind by the registry (db/readmodel.NODES), and its key."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from graphql import (
@@ -35,6 +35,7 @@ from db.readmodel import NODES
 from resolvers.api_keys import IssuedKey
 from resolvers.context import Payload
 
+Reader = Callable[[Any, Any], Awaitable[bytes]]  # (asyncpg connection, what was written) -> JSON
 _KIND_OF = {kind.model: kind.name for kind in NODES.values()}
 
 
@@ -52,18 +53,37 @@ class Payloads:
         self.schema = schema
         self.plans: BoundedCache[tuple[str, str], ObjectPlan] = BoundedCache(1000, max_bytes)
 
-    def reader(self, info: Any, path: Sequence[str] = ()) -> Payload:
-        """The payload of the mutation field `info` resolves: the object it returns (or, along
-        `path`, the objects a field of its answer lists, like reportSpends' results)."""
-        [field] = info.selected_fields
-        parent = self.schema.mutation_type
-        assert parent is not None
-        selections, parent = field.selections, get_named_type(parent.fields[field.name].type)
-        for name in path:
-            inner = [s for s in _fields(selections) if s.name == name]
-            selections = [s for found in inner for s in found.selections]
-            assert isinstance(parent, GraphQLObjectType)
-            parent = get_named_type(parent.fields[name].type)
+    def reader(self, info: Any, within: str | None = None) -> Payload:
+        """The payload of the mutation field `info` resolves: the object it returns, as every
+        node of the field's response key asks for it (a field may be selected twice).
+
+        With `within`, the objects a list field of the answer holds (reportSpends' results),
+        read once per response key of that field: each alias asks for its own fields, so each
+        has its own plan, and the payload's answer maps response key to bytes."""
+        selections, parent = self._answer(info)
+        if within is None:
+            return Payload(self._read(selections, parent))
+        assert isinstance(parent, GraphQLObjectType)
+        inner = get_named_type(parent.fields[within].type)
+        keys: dict[str, list[Selection]] = {}
+        for found in _fields(selections):
+            if found.name == within:
+                keys.setdefault(found.alias or found.name, []).extend(found.selections)
+        reads = {key: self._read(chosen, inner) for key, chosen in keys.items()}
+
+        async def read(conn: Any, result: Any) -> dict[str, bytes]:
+            return {key: await each(conn, result) for key, each in reads.items()}
+
+        return Payload(read)
+
+    def _answer(self, info: Any) -> tuple[list[Selection], GraphQLNamedType]:
+        fields = info.selected_fields  # one per node of the response key, all of one field
+        mutation = self.schema.mutation_type
+        assert mutation is not None
+        selections = [s for field in fields for s in field.selections]
+        return selections, get_named_type(mutation.fields[fields[0].name].type)
+
+    def _read(self, selections: Sequence[Selection], parent: GraphQLNamedType) -> Reader:
         selection_set = SelectionSetNode(selections=tuple(_nodes(self.schema, selections, parent)))
         printed = print_ast(selection_set)
 
@@ -72,7 +92,7 @@ class Payloads:
             plan = self._plan(kind, printed, selection_set, tuple(k for k in values if k != "pk"))
             return await plan.data(conn, values)
 
-        return Payload(read)
+        return read
 
     def _plan(self, kind: str, printed: str, selection_set: SelectionSetNode, given: tuple[str, ...]) -> ObjectPlan:
         key = (kind, printed + repr(given))

@@ -20,7 +20,7 @@ How a plan is made (once per document and operation, cached in bytes):
 What is not planned is answered by graphql-core over the same read model, with the same
 answer (tests/test_planner_differential.py holds both to byte-identical responses):
 mutations and subscriptions (payloads of mutations come from `payload` below), introspection,
-directives, a response key longer than PostgreSQL's names, and, per request, whatever makes
+directives, and, per request, whatever makes
 graphql-core answer with an error (a variable or argument that does not coerce, `first` out of
 range, a cursor from elsewhere, a cost over the limit).
 """
@@ -29,13 +29,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
-from functools import partial
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -62,7 +64,7 @@ from graphql import (
 )
 from graphql.language import Visitor, visit
 
-from budgetline.limits import BoundedCache, Documents, document_weight
+from budgetline.limits import MAX_ALIAS_LENGTH, BoundedCache, Documents, document_weight
 from budgetline.observability import operation_label
 from db import readmodel
 from db.readmodel import Embedded, Items, Link, Many, One, OneOf, Page
@@ -73,8 +75,15 @@ from resolvers.pagination import MAX_PAGE_SIZE, decode_cursor
 
 log = logging.getLogger("budgetline.planner")
 
-# PostgreSQL truncates names past 63 bytes: a longer response key cannot be a column name.
-MAX_KEY_BYTES = 63
+
+# A plan past either bound is left to graphql-core: they bound what one document can make the
+# server and PostgreSQL parse and keep (every field reachable from Query at once plans to 22 KB).
+MAX_PLAN_CHARS = 512 * 1024
+MAX_PLAN_PARAMETERS = 1000
+
+
+# Placeholders of given values (GIVEN[name]): random per process, never sent to a client.
+GIVEN: dict[str, str] = defaultdict(lambda: f"given-{secrets.token_hex(16)}")
 
 
 class Unplannable(Exception):
@@ -145,8 +154,7 @@ def _literal(text: str) -> str:
 
 def _key(node: FieldNode) -> str:
     key = node.alias.value if node.alias else node.name.value
-    if len(key.encode()) > MAX_KEY_BYTES:
-        raise Unplannable(f"response key {key[:20]}... is longer than PostgreSQL's names")
+    assert len(key) <= MAX_ALIAS_LENGTH, "validation refuses longer aliases (AliasLengthRule)"
     return '"' + key + '"'
 
 
@@ -178,9 +186,9 @@ class _Writer:
         self.binders: list[Binder] = []
         self.named: dict[str, str] = {}
         self.aliases = 0
-        # Fields whose value is bound per request rather than read (ApiKey.secret in issueApiKey's
-        # answer): a parameter once asked for.
-        self.given: dict[tuple[str, str], Binder] = {}
+        # Fields whose value is not read but given per request (ApiKey.secret in issueApiKey's
+        # answer): a placeholder string in the statement, replaced in its answer (GIVEN).
+        self.given: dict[tuple[str, str], str] = {}
 
     # parameters and aliases
 
@@ -285,9 +293,7 @@ class _Writer:
 
     def scalar(self, parent: GraphQLObjectType, r: str, name: str, type_: GraphQLOutputType) -> str:
         if (parent.name, name) in self.given:
-            if f"{parent.name}.{name}" not in self.named:
-                self.named[f"{parent.name}.{name}"] = self.param(self.given[parent.name, name], "text")
-            return self.named[f"{parent.name}.{name}"]
+            return _literal(self.given[parent.name, name])
         if name == "id" and parent.name in readmodel.NODES:
             return f"global_id({_literal(parent.name)}, {r}.id)"
         column = readmodel.column(parent.name, name)
@@ -510,8 +516,8 @@ class _Writer:
             elif name == "pageInfo":
                 info = connection.fields["pageInfo"].type
                 columns.append(f"{self.page_info(info, group, g, first, link)} AS {_key(group[0])}")
-                aggregates.append(f"max({key}) {within} AS first_key")
-                aggregates.append(f"min({key}) {within} AS last_key")
+                bounds = [f"max({key}) {within} AS first_key", f"min({key}) {within} AS last_key"]
+                aggregates += [b for b in bounds if b not in aggregates]  # once, however many aliases
             elif name == "edges":
                 edge = get_named_type(connection.fields["edges"].type)
                 assert isinstance(edge, GraphQLObjectType)
@@ -564,10 +570,6 @@ class _Writer:
 # --- binding: Python values of the arguments (the general path's checks, as hand-overs) -----------
 
 
-def _given(name: str, bind: Bind) -> Any:
-    return bind.values[name]
-
-
 def _principal(bind: Bind) -> Principal:
     assert bind.principal is not None, "a query is bound with its key"
     return bind.principal
@@ -618,6 +620,8 @@ def plan_document(schema: GraphQLSchema, document: DocumentNode, operation_name:
     assert root is not None
     columns = writer.selected(root, "", [operation.selection_set])
     sql = f"SELECT convert_to(row_to_json(_o)::text, 'UTF8') FROM (SELECT {', '.join(columns)}) _o"
+    if len(sql) > MAX_PLAN_CHARS or len(writer.binders) > MAX_PLAN_PARAMETERS:
+        raise Unplannable(f"a statement of {len(sql)} characters and {len(writer.binders)} parameters")
     return Plan(
         sql=sql,
         binders=tuple(writer.binders),
@@ -636,12 +640,15 @@ class ObjectPlan:
     sql: str | None  # None: nothing to read (only __typename is asked)
     constant: bytes  # the answer when there is nothing to read
     binders: tuple[Binder, ...]
+    given: tuple[str, ...] = ()  # fields of `values` put in place of their placeholders
 
     async def data(self, conn: Any, values: dict[str, Any]) -> bytes:
         if self.sql is None:
             return self.constant
         bind = Bind(principal=None, variables=None, values=values)
         found: bytes = await conn.fetchval(self.sql, *(binder(bind) for binder in self.binders))
+        for name in self.given:
+            found = found.replace(orjson.dumps(GIVEN[name]), orjson.dumps(values[name]))
         return found
 
 
@@ -650,7 +657,8 @@ def plan_object(
 ) -> ObjectPlan:
     """The object of `type_name` whose key is bound as `values["pk"]`, with the fields the
     selection set (of its field, whatever that field's type) asks of that type; `given` fields
-    are bound from `values` by their name instead of read."""
+    are taken from `values` by their name instead of read (a secret is no parameter of a
+    statement, where a server's log of it could show it: it is put into the answer's bytes)."""
     type_ = schema.get_type(type_name)
     assert isinstance(type_, GraphQLObjectType)
     writer = _Writer(schema)
@@ -659,13 +667,13 @@ def plan_object(
         constant = "{" + ",".join(f'"{key}":"{type_name}"' for key in fields) + "}"
         return ObjectPlan(None, constant.encode(), ())
     for name in given:
-        writer.given[type_name, name] = partial(_given, name)
+        writer.given[type_name, name] = GIVEN[name]
     pk = writer.param(lambda b: b.values["pk"], "bigint")
     r = writer.alias()
     found = writer.row_object(
         type_, f"{r}.id = {pk}", r, [FieldNode(name=NameNode(value="-"), selection_set=selection_set)]
     )
-    return ObjectPlan(f"SELECT convert_to(({found})::text, 'UTF8')", b"", tuple(writer.binders))
+    return ObjectPlan(f"SELECT convert_to(({found})::text, 'UTF8')", b"", tuple(writer.binders), tuple(given))
 
 
 def document_hash(query: str) -> str:

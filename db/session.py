@@ -234,6 +234,9 @@ class ReadPool:
                         max_size=self.pool_size,
                         server_settings=self.settings,
                         statement_cache_size=0 if self.pooler else 100,
+                        # A plan's statement runs to some KB (asyncpg keeps only those under
+                        # 15 KB by default): each kept one is prepared once per connection.
+                        max_cacheable_statement_size=256 * 1024,
                         max_inactive_connection_lifetime=60,
                         reset=_nothing_to_reset,
                         init=self._init,

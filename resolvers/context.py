@@ -67,10 +67,11 @@ class Principal:
 class Payload:
     """What a mutation's answer shows of what it wrote, read by `read(asyncpg connection, the
     work's result)` in the mutation's own transaction, after its work (budgetline/payloads.py):
-    one answer (JSON bytes) per committed transaction, in order."""
+    one answer per committed transaction, in order (JSON bytes; for reportSpends, JSON bytes by
+    response key of `results`)."""
 
-    read: Callable[[Any, Any], Awaitable[bytes]]
-    answers: list[bytes] = field(default_factory=list)
+    read: Callable[[Any, Any], Awaitable[Any]]
+    answers: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -171,7 +172,7 @@ class Context:
             self.forget()
             self._driver = None
 
-    async def _answer(self, payload: Payload, result: Any) -> bytes:
+    async def _answer(self, payload: Payload, result: Any) -> Any:
         """The payload of `result`, read in the transaction that wrote it, after its last flush."""
         await self.session.flush()
         connection, driver = await driver_of(self.session)
@@ -196,7 +197,7 @@ class Context:
             if self.session.in_transaction():
                 await self.session.rollback()
             activity.forget(self.session)
-            answer: bytes | None = None
+            answer: Any = None
             try:
                 async with self.session.begin():
                     result = await work(self.session)

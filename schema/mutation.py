@@ -174,10 +174,18 @@ def _error(info: Info, exc: UserError, result_union: object) -> Any:
     return error
 
 
+def _results(root: ReportSpendsPayload, info: Info) -> list[CampaignResult]:
+    key = info.path.key  # each alias of `results` asked for its own fields, read by its own plan
+    return [orjson.Fragment(a[key]) if isinstance(a, dict) else a for a in root.answers]  # type: ignore[misc]
+
+
 @strawberry.type(description="results[i] answers reports[i].")
 class ReportSpendsPayload:
+    # Per report: the user error that refused it, or its campaign's JSON by response key of `results`.
+    answers: strawberry.Private[list[Any]]
     results: list[CampaignResult] = strawberry.field(
-        description="One per report, in input order: the campaign after it, or the user error that refused it."
+        resolver=_results,
+        description="One per report, in input order: the campaign after it, or the user error that refused it.",
     )
     accepted: int = strawberry.field(description="Reports recorded (or equal to the day's figure already).")
     refused: int = strawberry.field(description="Reports answered with a user error; nothing of theirs was written.")
@@ -348,7 +356,7 @@ class Mutation:
     async def report_spends(self, info: Info, input: Annotated[ReportSpendsInput, INPUT]) -> ReportSpendsPayload:
         context = info.context
         # Each report's campaign as `results` asks for it, read in the report's own transaction.
-        context.payload = context.payloads(info, ("results",)) if context.payloads is not None else None
+        context.payload = context.payloads(info, "results") if context.payloads is not None else None
         operation = activity.OPERATION.set(info.field_name)
         try:
             answers = await spend.report_many(context, [_report(r) for r in input.reports])
@@ -356,12 +364,9 @@ class Mutation:
         finally:
             activity.OPERATION.reset(operation)
             context.payload = None
-        results = [
-            _error(info, a, CampaignResult) if isinstance(a, UserError) else orjson.Fragment(next(written))
-            for a in answers
-        ]
+        results = [_error(info, a, CampaignResult) if isinstance(a, UserError) else next(written) for a in answers]
         refused = sum(isinstance(a, UserError) for a in answers)
-        return ReportSpendsPayload(results=results, accepted=len(answers) - refused, refused=refused)  # type: ignore[arg-type]
+        return ReportSpendsPayload(answers=results, accepted=len(answers) - refused, refused=refused)
 
     @strawberry.mutation(description="R14: an ENDED campaign's spend becomes final; the unspent budget goes back.")
     async def settle_campaign(self, info: Info, input: Annotated[SettleCampaignInput, INPUT]) -> CampaignResult:

@@ -285,6 +285,28 @@ async def test_r11_report_spends_judges_each_report_on_its_own(
     assert await db.fetchval("SELECT count(*) FROM spend_reports") == 2
 
 
+async def test_r11_report_spends_answers_each_alias_with_its_own_fields(api: Api, world: World, delivery: str) -> None:
+    """Each alias of `results` is read by its own plan, and a field asked twice under one key
+    is answered once with the fields of both."""
+    campaign = await live(world, "100.00")
+    query = """mutation($input: ReportSpendsInput!) {
+      reportSpends(input: $input) { a: results { ... on Campaign { id } ... on UserError { code } } }
+      reportSpends(input: $input) { b: results { ... on Campaign { spentAmount } } accepted } }"""
+    reports = [report(campaign, "10.00"), report(campaign, "100.01")]
+    payload = (await api.gql(query, {"input": {"reports": reports}}, delivery))["reportSpends"]
+    assert payload == {
+        "a": [{"id": campaign}, {"code": "SPEND_EXCEEDS_BUDGET"}],
+        "b": [{"spentAmount": "10.00"}, {}],
+        "accepted": 1,
+    }
+    twice = """mutation($c: ID!) { pauseCampaign(input: {campaignId: $c}) { ... on Campaign { id } }
+      pauseCampaign(input: {campaignId: $c}) { ... on Campaign { status } } }"""
+    assert (await api.gql(twice, {"c": campaign}, world.manager))["pauseCampaign"] == {
+        "id": campaign,
+        "status": "PAUSED",
+    }
+
+
 @pytest.mark.parametrize("count", [0, 1001])
 async def test_r11_report_spends_takes_1_to_1000_reports(
     api: Api, db: asyncpg.Connection, world: World, delivery: str, count: int

@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy import event as sqlalchemy_event
 
 from budgetline import sweeper
 from budgetline.idempotency import MAX_STORED_BYTES
@@ -432,6 +433,34 @@ async def test_an_issued_secret_is_never_stored_by_idempotency(api: Api, world: 
     assert replay.json()["data"]["issueApiKey"] == {"__typename": "ApiKey", "id": first["id"], "secret": None}
     # The secret shown once still works.
     assert (await api.gql("{ viewer { role } }", key=first["secret"]))["viewer"]["role"] == "VIEWER"
+
+
+async def test_an_issued_secret_is_no_parameter_nor_text_of_any_statement(api: Api, world: World, app: Any) -> None:
+    """A server that logs statements (log_statement, auto_explain, an error's DETAIL) must not
+    see a secret: issueApiKey's answer gets it put in after PostgreSQL wrote the JSON."""
+    sent: list[str] = []
+
+    def logged(record: Any) -> None:
+        sent.append(repr((record.query, record.args)))
+
+    def attach(dbapi_connection: Any, *_: Any) -> None:
+        dbapi_connection.driver_connection.add_query_logger(logged)
+
+    sqlalchemy_event.listen(app.state.engine.sync_engine, "checkout", attach)
+    try:
+        query = """mutation($i: IssueApiKeyInput!) { issueApiKey(input: $i) { ... on ApiKey { id secret
+          again: secret name role } } }"""
+        variables = {"i": {"name": "partner", "role": "VIEWER", "accountId": world.account}}
+        issued = (await api.gql(query, variables))["issueApiKey"]
+    finally:
+        sqlalchemy_event.remove(app.state.engine.sync_engine, "checkout", attach)
+    await asyncio.sleep(0)
+    secret = issued["secret"]
+    assert secret.startswith("bl_") and issued["again"] == secret and issued["name"] == "partner"
+    assert any("api_keys" in s for s in sent), sent  # the payload's statement was seen
+    assert not any(secret in s for s in sent)
+    assert not any(secret[3:] in s for s in sent)
+    assert (await api.gql("{ viewer { role } }", key=secret))["viewer"]["role"] == "VIEWER"
 
 
 async def test_responses_over_the_cap_are_not_kept(

@@ -51,6 +51,24 @@ async def test_aliases(api: Api, make_client: Make) -> None:
     assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED" and "aliases" in error["message"]
 
 
+async def test_alias_length(api: Api, db: Any) -> None:
+    """An answer's keys are column names in PostgreSQL: an alias is at most 63 characters, a
+    query's and a mutation's alike (the mutation writes nothing)."""
+    at_limit, past = "k" * 63, "k" * 64
+    answer = await api.gql(f"{{ viewer {{ {at_limit}: role }} }}", {})
+    assert answer == {"viewer": {at_limit: "ACCOUNT_TEAM"}}
+    create = 'mutation {{ createAccount(input: {{name: "Long", requiresPurchaseOrder: false}}) {{ {0} }} }}'
+    made = await api.gql(create.format(f"... on Account {{ {at_limit}: name }}"), {})
+    assert made == {"createAccount": {at_limit: "Long"}}
+    for document in (f"{{ viewer {{ {past}: role }} }}", create.format(f"... on Account {{ {past}: name }}")):
+        body = (await api.post(document, {})).json()
+        assert "data" not in body, body
+        [error] = body["errors"]
+        assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+        assert error["message"] == "The alias 'kkkkkkkkkkkkkkkkkkkk...' is 64 characters long; at most 63 are accepted."
+    assert await db.fetchval("SELECT count(*) FROM accounts WHERE name = 'Long'") == 1
+
+
 async def test_tokens(api: Api, make_client: Make) -> None:
     client = await make_client(max_tokens=100)
     # "{ viewer { role } }" is 6 tokens; each extra "role" adds one

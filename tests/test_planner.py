@@ -95,6 +95,15 @@ PLANNED: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 PLANNED.append(("the shorthand form, no variables", "{ __typename }", {}))
+PLANNED.append(
+    (
+        "one connection's pageInfo and edges under two aliases each",
+        """query($id: ID!) { account(id: $id) { campaigns(first: 2) {
+             a: pageInfo { hasNextPage endCursor } b: pageInfo { startCursor } pageInfo { endCursor }
+             x: edges { cursor } y: edges { node { name } } } } }""",
+        {},
+    )
+)
 
 # Every other root field and the fields whose resolvers read as they go: "@campaign" and "@po"
 # stand for the world's published campaign and purchase order.
@@ -378,3 +387,16 @@ async def test_every_way_in_gets_the_same_answer(entry: str, clients: Any) -> No
     assert fast.content == slow.content
     expected = 0 if entry == "form" else 1  # a form body is refused before any execution
     assert _paths(planned)["planned"] == before["planned"] + expected
+
+
+@pytest.mark.parametrize("variables", [[1], "id", 5, True])
+async def test_variables_not_an_object_get_the_views_error(variables: Any, clients: Any) -> None:
+    planned, general, world = clients
+    headers = {"Authorization": f"Bearer {world['viewer']}", "X-Request-Id": "same-for-both"}
+    body = {"query": W1, "variables": variables}
+    fast, slow = (
+        await planned.post("/graphql", json=body, headers=headers),
+        await general.post("/graphql", json=body, headers=headers),
+    )
+    assert fast.status_code == slow.status_code == 400, fast.text
+    assert fast.content == slow.content and b"variables" in fast.content.lower()

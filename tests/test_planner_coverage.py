@@ -86,3 +86,17 @@ def test_introspection_and_directives_are_left_to_graphql_core() -> None:
     for document in ("{ __schema { queryType { name } } }", "{ viewer @include(if: true) { role } }"):
         with pytest.raises(Unplannable):
             plan_document(GRAPHQL, parse(document), None)
+
+
+def test_a_statement_past_the_bounds_is_left_to_graphql_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    from budgetline import planner
+
+    document = parse(every_field("query($id: ID!)"))
+    size = len(plan_document(GRAPHQL, document, None).sql)
+    monkeypatch.setattr(planner, "MAX_PLAN_CHARS", size - 1)
+    with pytest.raises(Unplannable, match=f"{size} characters"):
+        plan_document(GRAPHQL, document, None)
+    monkeypatch.setattr(planner, "MAX_PLAN_CHARS", size)
+    monkeypatch.setattr(planner, "MAX_PLAN_PARAMETERS", 2)
+    with pytest.raises(Unplannable, match="parameters"):
+        plan_document(GRAPHQL, document, None)

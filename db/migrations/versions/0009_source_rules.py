@@ -84,7 +84,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     c campaigns;
     refusal record;
-    at timestamptz := clock_timestamp();
+    at timestamptz;
 BEGIN
     SELECT * INTO c FROM campaigns WHERE id = p_campaign;
     PERFORM 1 FROM accounts WHERE id = c.account_id FOR SHARE;
@@ -94,6 +94,7 @@ BEGIN
     ELSE
         PERFORM 1 FROM orders WHERE id = c.order_id FOR NO KEY UPDATE;
     END IF;
+    at := clock_timestamp();  -- once the locks are held: publications are in their order
     SELECT * INTO refusal
       FROM source_refusal(c.order_id, c.purchase_order_id, c.start_date, c.end_date, c.budget, true, 'budget');
     IF refusal.code IS NOT NULL THEN
